@@ -1,0 +1,197 @@
+"""Great Expectations 1.x suites stored as JSON: validate a batch, propose a suite from data.
+
+GX takes seconds to import, so it is imported inside the functions that need it.
+Each expectation's `meta.severity` is `error` (the batch is rejected) or `warning`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cl_assets.lib.dataset import DatasetSpec
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one expectation on one batch, in plain Python types."""
+
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    observed: str
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    sample: list
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == ERROR and not self.success
+
+    def describe(self) -> str:
+        where = f"column '{self.column}'" if self.column else "the batch"
+        detail = f"observed {self.observed}"
+        if self.unexpected_count:
+            detail += f"; {self.unexpected_count} rows ({self.unexpected_percent:.1f}%) break it"
+        if self.sample:
+            detail += f", e.g. {self.sample[:5]}"
+        return f"{where} fails {self.expectation} ({detail})"
+
+
+def load_suite(path: Path) -> dict:
+    suite = json.loads(Path(path).read_text())
+    if "name" not in suite or "expectations" not in suite:
+        raise ValueError(f"{path}: a suite needs 'name' and 'expectations'")
+    return suite
+
+
+def suite_sha(suite: dict) -> str:
+    return hashlib.sha256(json.dumps(suite, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _plain(value):
+    """numpy / pandas values as JSON-able Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _exception_message(info) -> str | None:
+    """GX nests exception info per metric; return the first message, if any."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message", "")).splitlines()[0][:300]
+    for value in info.values():
+        message = _exception_message(value)
+        if message:
+            return message
+    return None
+
+
+@cache
+def _context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def validate(frame: pd.DataFrame, suite: dict) -> list[Outcome]:
+    """Run every expectation of `suite` on `frame`."""
+    import great_expectations as gx
+
+    context = _context()
+    name = f"{suite['name']}_{suite_sha(suite)}"
+    try:
+        source = context.data_sources.get(name)
+    except KeyError:
+        source = context.data_sources.add_pandas(name)
+    try:
+        asset = source.get_asset("batch")
+    except LookupError:
+        asset = source.add_dataframe_asset("batch")
+    try:
+        definition = asset.get_batch_definition("whole")
+    except KeyError:
+        definition = asset.add_batch_definition_whole_dataframe("whole")
+    gx_suite = gx.ExpectationSuite(
+        name=name, expectations=[{"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta", {})} for e in suite["expectations"]]
+    )
+    batch = definition.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10})
+    outcomes = []
+    for r in result.results:
+        cfg = r.expectation_config
+        res = r.result or {}
+        observed = res.get("observed_value")
+        if observed is None and "unexpected_count" in res:
+            observed = f"{res.get('unexpected_count', 0)} unexpected of {res.get('element_count', 0)}"
+        error = _exception_message(r.exception_info)
+        if error:
+            observed = f"could not be evaluated: {error}"
+        elif observed is None and cfg.type == "expect_column_to_exist":
+            observed = "column missing"
+        outcomes.append(
+            Outcome(
+                expectation=cfg.type,
+                column=cfg.kwargs.get("column"),
+                severity=(cfg.meta or {}).get("severity", ERROR),
+                success=bool(r.success),
+                observed=json.dumps(_plain(observed)) if not isinstance(observed, str) else observed,
+                unexpected_count=_plain(res.get("unexpected_count")),
+                unexpected_percent=_plain(res.get("unexpected_percent")),
+                sample=_plain(res.get("partial_unexpected_list") or [])[:10],
+            )
+        )
+    return outcomes
+
+
+def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches", margin: float = 0.5) -> dict:
+    """Propose a suite for raw feature batches from a reference frame, for a person to review.
+
+    Schema, keys and row counts are errors; value ranges (widened by `margin` times the
+    observed span) and category sets are warnings, because drift is not bad data.
+    """
+
+    def exp(kind: str, severity: str, notes: str, **kwargs) -> dict:
+        return {"type": kind, "kwargs": kwargs, "meta": {"severity": severity, "notes": notes}}
+
+    rows = len(frame)
+    expectations = [
+        exp(
+            "expect_table_row_count_to_be_between", ERROR, "a batch holds rows, and not absurdly many",
+            min_value=1, max_value=max(rows * 100, 1000),
+        ),
+        exp("expect_column_values_to_not_be_null", ERROR, "every row has an id", column=spec.id_column),
+        exp("expect_column_values_to_be_unique", ERROR, "ids are unique within a batch", column=spec.id_column),
+    ]
+    for col in spec.raw_columns:
+        expectations.append(exp("expect_column_to_exist", ERROR, "the column the model reads is present", column=col))
+    if spec.time_column:
+        expectations.append(exp("expect_column_values_to_not_be_null", ERROR, "every row has a time", column=spec.time_column))
+    for col in spec.numeric:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        lo, hi = float(values.min()), float(values.max())
+        pad = (hi - lo) * margin or abs(lo) * margin or 1.0
+        null_rate = float(values.isna().mean())
+        expectations += [
+            exp(
+                "expect_column_values_to_be_in_type_list", ERROR, "numeric features hold numbers",
+                column=col, type_list=["int", "int64", "int32", "float", "float64", "float32", "Int64", "Float64"],
+            ),
+            exp(
+                "expect_column_values_to_be_between", WARNING, "values within the reference range, with a margin",
+                column=col, min_value=round(lo - pad, 6), max_value=round(hi + pad, 6), mostly=0.99,
+            ),
+            exp(
+                "expect_column_values_to_not_be_null", ERROR, "nulls no more often than in the reference, with slack",
+                column=col, mostly=round(max(0.0, 1 - null_rate - 0.05), 4),
+            ),
+        ]
+    for col in spec.categorical:
+        seen = sorted(str(v) for v in frame[col].dropna().unique())
+        expectations.append(
+            exp("expect_column_values_to_be_in_set", WARNING, "categories seen in the reference", column=col, value_set=seen)
+        )
+    return {"name": name, "expectations": expectations, "meta": {"proposed_from_rows": rows, "dataset": spec.name}}

@@ -1,0 +1,84 @@
+"""Short-lived DuckDB connections and the few write patterns every asset uses.
+
+DuckDB holds an exclusive lock on the file per read-write connection, so connections are
+opened per operation and closed at once; nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+QUERIES = Path(__file__).resolve().parent.parent / "queries"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@cache
+def query(name: str) -> str:
+    """The text of `cl_assets/queries/<name>.sql`."""
+    return (QUERIES / f"{name}.sql").read_text()
+
+
+@contextmanager
+def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        if not read_only:
+            con.execute(query("schema"))
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str, value) -> int:
+    """Replace exactly the rows of `table` whose `key` equals `value` with `frame`, atomically.
+
+    The table is created from the frame's schema the first time; later frames are inserted by
+    column name, so a column the table lacks is an error rather than a silent drop.
+    """
+    con.register("_incoming", frame)
+    try:
+        con.execute(f"create table if not exists {ident(table)} as select * from _incoming where false")
+        con.execute("begin transaction")
+        try:
+            con.execute(f"delete from {ident(table)} where {ident(key)} = ?", [value])
+            con.execute(f"insert into {ident(table)} by name select * from _incoming")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister("_incoming")
+    return len(frame)
+
+
+def append_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
+    """Insert one row by column name; dicts and lists are stored as JSON text."""
+    values = {k: json.dumps(v, default=str) if isinstance(v, dict | list) else v for k, v in row.items()}
+    cols = ", ".join(ident(k) for k in values)
+    marks = ", ".join("?" for _ in values)
+    con.execute(f"insert into {ident(table)} ({cols}) values ({marks})", list(values.values()))
+
+
+def fetch_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()

@@ -1,0 +1,143 @@
+-- Tables of the loop's history whose columns do not depend on the dataset.
+-- (Tables holding dataset columns -- raw_batches, staging, features, training sets,
+-- the reference profile -- are created from their first rows.)
+create table if not exists validation_results (
+    batch_id varchar,
+    asset varchar,
+    suite varchar,
+    suite_sha varchar,
+    expectation varchar,
+    column_name varchar,
+    severity varchar,
+    success boolean,
+    observed varchar,
+    unexpected_count bigint,
+    unexpected_percent double,
+    sample varchar,
+    validated_at timestamp,
+    dagster_run_id varchar
+);
+
+create table if not exists expectation_suites (
+    suite varchar,
+    suite_sha varchar,
+    expectations integer,
+    body json,
+    first_seen_at timestamp
+);
+
+create table if not exists labels (
+    batch_id varchar,
+    entity_id varchar,
+    label integer,
+    arrived_at timestamp,
+    source_file varchar
+);
+
+create table if not exists predictions (
+    batch_id varchar,
+    entity_id varchar,
+    slice varchar,
+    score double,
+    predicted integer,
+    model_version integer,
+    scored_at timestamp
+);
+
+create table if not exists batch_performance (
+    batch_id varchar,
+    model_version integer,
+    slice varchar,
+    rows bigint,
+    accuracy double,
+    roc_auc double,
+    log_loss double,
+    positive_rate double,
+    computed_at timestamp
+);
+
+create table if not exists drift_metrics (
+    batch_id varchar,
+    reference_version integer,
+    feature varchar,
+    kind varchar,
+    method varchar,
+    statistic double,
+    p_value double,
+    psi double,
+    drifted boolean,
+    computed_at timestamp
+);
+
+create table if not exists retrain_triggers (
+    trigger_id varchar,
+    triggered_at timestamp,
+    kind varchar,
+    reason varchar,
+    check_name varchar,
+    batch_id varchar,
+    evidence json,
+    dagster_run_id varchar,
+    training_set_version integer,
+    model_version integer,
+    promoted boolean
+);
+
+create table if not exists training_set_versions (
+    version integer,
+    created_at timestamp,
+    trigger_id varchar,
+    dagster_run_id varchar,
+    batches json,
+    rows_train bigint,
+    rows_holdout bigint,
+    recipe json
+);
+
+create table if not exists candidate_models (
+    model_version integer,
+    registered_model varchar,
+    mlflow_run_id varchar,
+    trigger_id varchar,
+    training_set_version integer,
+    params json,
+    metrics json,
+    trained_at timestamp,
+    dagster_run_id varchar
+);
+
+create table if not exists evaluation_reports (
+    report_id varchar,
+    candidate_version integer,
+    champion_version integer,
+    model_role varchar,
+    slice varchar,
+    rows bigint,
+    accuracy double,
+    roc_auc double,
+    log_loss double,
+    evaluated_at timestamp
+);
+
+create table if not exists gate_decisions (
+    report_id varchar,
+    candidate_version integer,
+    champion_version integer,
+    passed boolean,
+    reasons json,
+    decided_at timestamp,
+    dagster_run_id varchar
+);
+
+create table if not exists champion_history (
+    model_version integer,
+    promoted_at timestamp,
+    previous_version integer,
+    reason varchar,
+    report_id varchar,
+    trigger_id varchar,
+    training_set_version integer,
+    holdout_accuracy double,
+    holdout_roc_auc double,
+    dagster_run_id varchar
+);

@@ -1,0 +1,87 @@
+"""Where cl_assets keeps its state: one folder, resolved lazily, never created at import.
+
+The folder holds the DuckDB warehouse, MLflow's sqlite store and artifacts, the Dagster
+instance (DAGSTER_HOME) and the landing folder that the ingest sensor watches.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "CL_HOME"
+DEFAULT_HOME = ".cl"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """Every path under the state folder, derived from its root."""
+
+    home: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike | None = None) -> StatePaths:
+        root = home or os.environ.get(HOME_ENV) or DEFAULT_HOME
+        return cls(Path(root).expanduser().resolve())
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.home / "mlflow" / "mlflow.db"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_db}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlflow" / "artifacts"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def dataset_spec(self) -> Path:
+        return self.home / "dataset.json"
+
+    @property
+    def suites(self) -> Path:
+        """Suites written for a user's dataset; the built-in scenario uses `expectations/`."""
+        return self.home / "expectations"
+
+    def prepare(self) -> StatePaths:
+        """Create the folders and the Dagster instance config. Called by commands, never at import."""
+        for path in (self.mlflow_artifacts, self.dagster_home, self.landing / "batches", self.landing / "labels"):
+            path.mkdir(parents=True, exist_ok=True)
+        config = self.dagster_home / "dagster.yaml"
+        if not config.exists():
+            config.write_text(DAGSTER_YAML)
+        return self
+
+
+def quiet_third_party_env() -> None:
+    """Keep MLflow and GX off the network and out of the logs at run time."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -1,0 +1,50 @@
+-- Typed, cleaned rows of each validated batch: one row per entity, canonical id and time
+-- columns, numeric features as doubles with NaN and infinities turned into nulls,
+-- categories trimmed, and the slice column named `slice`.
+{{ config(materialized='partition', partition_by='batch_id') }}
+
+with source as (
+
+    select * from {{ source('landing', 'raw_batches') }}
+
+),
+
+typed as (
+
+    select
+        batch_id,
+        cast({{ var('id_column') | ident }} as varchar) as entity_id,
+{% if var('time_column') %}
+        cast({{ var('time_column') | ident }} as timestamp) as event_time,
+{% else %}
+        arrived_at as event_time,
+{% endif %}
+{% for col in var('numeric_features') %}
+        try_cast({{ col | ident }} as double) as {{ col | ident }},
+{% endfor %}
+{% for col in var('categorical_features') %}
+        nullif(trim(cast({{ col | ident }} as varchar)), '') as {{ col | ident }},
+{% endfor %}
+{% if var('slice_column') %}
+        coalesce(nullif(trim(cast({{ var('slice_column') | ident }} as varchar)), ''), 'unknown') as slice,
+{% else %}
+        'all' as slice,
+{% endif %}
+        arrived_at
+    from source
+
+)
+
+select
+    batch_id,
+    entity_id,
+    event_time,
+{% for col in var('numeric_features') %}
+    case when isfinite({{ col | ident }}) then {{ col | ident }} end as {{ col | ident }},
+{% endfor %}
+{% for col in var('categorical_features') %}
+    {{ col | ident }},
+{% endfor %}
+    slice,
+    arrived_at
+from typed
