@@ -85,3 +85,12 @@ def quiet_third_party_env() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+RETRAIN_CRON_ENV = "CL_RETRAIN_CRON"
+DEFAULT_RETRAIN_CRON = "0 3 1 * *"  # 03:00 UTC on the first of each month
+
+
+def retrain_cron() -> str:
+    """Cron string of the periodic retrain schedule (a definition, so read when definitions load)."""
+    return os.environ.get(RETRAIN_CRON_ENV, DEFAULT_RETRAIN_CRON)

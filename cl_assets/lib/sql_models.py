@@ -148,7 +148,7 @@ def build(con: duckdb.DuckDBPyConnection, model: SqlModel, variables: dict, part
     if not model.partitioned:
         sql = render(model, variables, ident)
         con.execute(f"create or replace table {table} as {sql}")
-        return con.execute(f"select count(*) from {table}").fetchone()[0]
+        return con.execute(f"select count(*) from {table}").fetchall()[0][0]
     if partition is None:
         raise SqlModelError(f"{model.path}: a partitioned model is built one batch at a time")
     key = ident(model.config.get("partition_by", "batch_id"))
@@ -163,4 +163,4 @@ def build(con: duckdb.DuckDBPyConnection, model: SqlModel, variables: dict, part
     except Exception:
         con.execute("rollback")
         raise
-    return con.execute(f"select count(*) from {table} where {key} = ${PARTITION_PARAM}", params).fetchone()[0]
+    return con.execute(f"select count(*) from {table} where {key} = ${PARTITION_PARAM}", params).fetchall()[0][0]

@@ -44,10 +44,8 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
+    rows = con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchall()
+    return bool(rows[0][0])
 
 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str, value) -> int:
@@ -82,3 +80,15 @@ def append_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
 
 def fetch_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
+
+
+def fetch_records(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[dict]:
+    """Rows as dicts of plain Python values (NULL is None)."""
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> dict | None:
+    rows = fetch_records(con, sql, params)
+    return rows[0] if rows else None

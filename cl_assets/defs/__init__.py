@@ -1,0 +1,58 @@
+"""Thin Dagster wrappers around `cl_assets.lib`, one package per stage of the loop."""
+
+
+import dagster as dg
+
+from cl_assets.settings import StatePaths, retrain_cron
+
+
+def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
+    """Every asset, check, job, sensor, schedule and resource, bound to one state folder."""
+    from cl_assets.defs import jobs
+    from cl_assets.defs.deployment import assets as deployment
+    from cl_assets.defs.evaluation import assets as evaluation
+    from cl_assets.defs.evaluation import checks as gate
+    from cl_assets.defs.features.assets import sql_model_assets
+    from cl_assets.defs.ingest import assets as ingest
+    from cl_assets.defs.ingest.sensors import landing_sensor
+    from cl_assets.defs.monitoring import assets as monitoring
+    from cl_assets.defs.monitoring import checks as monitors
+    from cl_assets.defs.quality import checks as quality
+    from cl_assets.defs.resources import Dataset, Landing, ModelRegistry, MonitoringPolicy, PromotionGate, Warehouse
+    from cl_assets.defs.tracking import tracking_resource
+    from cl_assets.defs.training import assets as training
+    from cl_assets.defs.triggers.schedules import periodic_retrain_schedule
+    from cl_assets.defs.triggers.sensors import automation_sensor, retrain_sensor
+
+    model_registry = ModelRegistry(
+        tracking_uri=paths.mlflow_tracking_uri, artifact_location=str(paths.mlflow_artifacts)
+    )
+    return dg.Definitions(
+        assets=[
+            ingest.raw_batches,
+            ingest.batch_labels,
+            *sql_model_assets(),
+            training.retrain_trigger,
+            training.training_set,
+            training.candidate_model,
+            evaluation.evaluation_report,
+            deployment.champion_model,
+            deployment.reference_profile,
+            deployment.predictions,
+            monitoring.drift_metrics,
+            monitoring.batch_performance,
+        ],
+        asset_checks=[quality.raw_batches_suite, gate.promotion_gate, monitors.drift_check, monitors.performance_check],
+        jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job],
+        sensors=[landing_sensor, retrain_sensor, automation_sensor],
+        schedules=[periodic_retrain_schedule(cron or retrain_cron())],
+        resources={
+            "warehouse": Warehouse(path=str(paths.warehouse)),
+            "landing_zone": Landing(path=str(paths.landing)),
+            "dataset": Dataset(spec_path=str(paths.dataset_spec), suites_dir=str(paths.suites)),
+            "model_registry": model_registry,
+            "monitoring_policy": MonitoringPolicy(),
+            "promotion_gate": PromotionGate(),
+            "mlflow": tracking_resource(model_registry),
+        },
+    )

@@ -1,0 +1,46 @@
+"""The promotion gate as a blocking check: a failing candidate never becomes champion."""
+
+
+import json
+
+import dagster as dg
+
+from cl_assets.defs.evaluation.assets import evaluation_report
+from cl_assets.defs.resources import Warehouse
+from cl_assets.lib.warehouse import fetch_one
+
+
+def latest_decision(con):
+    row = fetch_one(con, "select * from gate_decisions order by decided_at desc limit 1")
+    if row is None:
+        raise dg.Failure("no evaluation report yet: materialize evaluation_report first")
+    return row
+
+
+@dg.asset_check(
+    asset=evaluation_report,
+    name="promotion_gate",
+    blocking=True,
+    description=(
+        "Passes when the candidate meets the PromotionGate rules on the report's holdout: a "
+        "minimum ROC AUC, and no more than the allowed ROC AUC drop against the champion, "
+        "overall and in every slice with enough rows. Blocking: when it fails, champion_model "
+        "is not materialized and the champion stays as it was."
+    ),
+)
+def promotion_gate(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        decision = latest_decision(con)
+    reasons = json.loads(decision["reasons"])
+    champion = decision["champion_version"]
+    return dg.AssetCheckResult(
+        passed=bool(decision["passed"]),
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(reasons),
+        metadata={
+            "report_id": decision["report_id"],
+            "candidate_version": decision["candidate_version"],
+            "champion_version": champion or 0,
+            "reasons": dg.MetadataValue.json(reasons),
+        },
+    )

@@ -1,0 +1,23 @@
+"""The jobs that sensors and schedules launch."""
+
+import dagster as dg
+
+ingest_batch_job = dg.define_asset_job(
+    "ingest_batch_job",
+    selection=dg.AssetSelection.assets("raw_batches", "stg_batches", "batch_features", "predictions", "drift_metrics"),
+    description="One landed batch: store it, validate it, build its features, score it with the champion, measure drift.",
+)
+
+ingest_labels_job = dg.define_asset_job(
+    "ingest_labels_job",
+    selection=dg.AssetSelection.assets("batch_labels"),
+    description="The labels of one batch, which arrive after the batch itself.",
+)
+
+retrain_job = dg.define_asset_job(
+    "retrain_job",
+    selection=dg.AssetSelection.assets(
+        "retrain_trigger", "training_set", "candidate_model", "evaluation_report", "champion_model", "reference_profile"
+    ),
+    description="Record why, compose a training set, train a candidate, judge it, and promote it only through the gate.",
+)

@@ -1,0 +1,111 @@
+"""Typed resources: where the data lives and the policies the loop runs under."""
+
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from cl_assets.lib import registry, scenario, warehouse
+from cl_assets.lib.dataset import DatasetSpec
+from cl_assets.lib.drift import DriftThresholds
+from cl_assets.lib.expectations import load_suite
+from cl_assets.lib.gate import GateRules
+from cl_assets.settings import PROJECT_ROOT
+
+LANDING_FORMATS = (".csv", ".parquet")
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file that holds every table of the loop. Connections are short-lived."""
+
+    path: str = Field(description="Path of the DuckDB database file.")
+
+    @contextmanager
+    def connect(self, read_only: bool = False):
+        with warehouse.connect(self.path, read_only=read_only) as con:
+            yield con
+
+
+class Landing(dg.ConfigurableResource):
+    """The folder new files land in: `batches/<batch_id>.csv|parquet` and `labels/<batch_id>.*`."""
+
+    path: str = Field(description="Landing folder watched by the landing sensor.")
+
+    def folder(self, kind: str) -> Path:
+        return Path(self.path) / kind
+
+    def file_for(self, kind: str, batch_id: str) -> Path:
+        for ext in LANDING_FORMATS:
+            candidate = self.folder(kind) / f"{batch_id}{ext}"
+            if candidate.is_file():
+                return candidate
+        raise FileNotFoundError(f"batch '{batch_id}': no {kind} file in {self.folder(kind)}")
+
+
+class Dataset(dg.ConfigurableResource):
+    """Column roles of the data being learned, and where its expectation suites are kept.
+
+    Without a dataset file the built-in scenario is used, with the suites in `expectations/`.
+    """
+
+    spec_path: str = Field(description="dataset.json written by `cl replay`; absent for the built-in scenario.")
+    suites_dir: str = Field(description="Suites for a user's dataset; `expectations/` is the fallback.")
+
+    def spec(self) -> DatasetSpec:
+        path = Path(self.spec_path)
+        return DatasetSpec.load(path) if path.is_file() else scenario.spec()
+
+    def suite_path(self, name: str) -> Path:
+        own = Path(self.suites_dir) / f"{name}.json"
+        return own if own.is_file() else PROJECT_ROOT / "expectations" / f"{name}.json"
+
+    def suite(self, name: str) -> dict:
+        return load_suite(self.suite_path(name))
+
+
+class ModelRegistry(dg.ConfigurableResource):
+    """MLflow's model registry on the state folder's sqlite store; models addressed by version."""
+
+    tracking_uri: str = Field(description="MLflow tracking URI (sqlite in the state folder).")
+    artifact_location: str = Field(description="Folder for MLflow artifacts (model binaries).")
+    experiment_name: str = Field(default="cl_assets", description="Experiment that holds every candidate run.")
+    registered_model: str = Field(default="cl_model", description="Registered model name; aliases mark the champion.")
+
+    def ensure_experiment(self) -> str:
+        return registry.ensure_experiment(self.tracking_uri, self.experiment_name, Path(self.artifact_location))
+
+    def load(self, version: int):
+        return registry.load(self.tracking_uri, self.registered_model, version)
+
+    def set_alias(self, alias: str, version: int) -> None:
+        registry.set_alias(self.tracking_uri, self.registered_model, alias, version)
+
+
+class MonitoringPolicy(dg.ConfigurableResource):
+    """When is a batch drifted, and when has the champion's realized performance decayed?"""
+
+    alpha: float = Field(default=0.01, description="Family-wise significance level, Bonferroni-corrected over columns.")
+    psi_threshold: float = Field(default=0.1, description="Minimum PSI for a significant shift to count as drift.")
+    max_accuracy_drop: float = Field(
+        default=0.05, description="Realized accuracy may fall this far below the champion's holdout accuracy."
+    )
+    max_auc_drop: float = Field(
+        default=0.05, description="Realized ROC AUC may fall this far below the champion's holdout ROC AUC."
+    )
+
+    def drift_thresholds(self) -> DriftThresholds:
+        return DriftThresholds(alpha=self.alpha, psi_threshold=self.psi_threshold)
+
+
+class PromotionGate(dg.ConfigurableResource):
+    """Rules a candidate must pass, on the same holdout rows as the champion, to be promoted."""
+
+    min_roc_auc: float = Field(default=0.6, description="Minimum holdout ROC AUC for any model.")
+    max_auc_drop: float = Field(default=0.005, description="Allowed overall ROC AUC drop against the champion.")
+    max_slice_auc_drop: float = Field(default=0.05, description="Allowed ROC AUC drop in any one slice.")
+    min_slice_rows: int = Field(default=50, description="Slices with fewer holdout rows are reported, not judged.")
+
+    def rules(self) -> GateRules:
+        return GateRules(self.min_roc_auc, self.max_auc_drop, self.max_slice_auc_drop, self.min_slice_rows)

@@ -1,0 +1,29 @@
+"""The periodic retrain: a schedule beside the event-driven triggers."""
+
+
+import dagster as dg
+
+from cl_assets.defs.jobs import retrain_job
+from cl_assets.lib import triggers
+
+
+def periodic_retrain_schedule(cron: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="periodic_retrain_schedule",
+        job=retrain_job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Retrains on a fixed cadence ('{cron}' UTC; set CL_RETRAIN_CRON), whatever the "
+            "monitors say, so the champion never grows stale silently. The candidate still "
+            "has to pass the promotion gate."
+        ),
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        if context.instance.get_latest_materialization_event(dg.AssetKey("champion_model")) is None:
+            return dg.SkipReason("no champion yet: the first model is trained by the retrain sensor's bootstrap")
+        when = context.scheduled_execution_time.isoformat()
+        return dg.RunRequest(run_key=f"schedule:{when}", tags=triggers.tags("schedule", f"periodic retrain scheduled for {when}"))
+
+    return _schedule

@@ -1,0 +1,132 @@
+"""Drive the real definitions in-process, tick by tick, as the Dagster daemon would.
+
+Each tick evaluates the sensors, the automation conditions and the schedules that are due at
+the (possibly simulated) time, then executes the runs they request against the same
+DagsterInstance, with the tags the daemon would add. Runs therefore show up in `dagster dev`
+exactly as launched: by `landing_sensor`, `retrain_sensor`, `automation_sensor` or the schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dagster as dg
+from croniter import croniter
+
+SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor")
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class LaunchedRun:
+    run_id: str
+    job_name: str
+    launched_by: str
+    partition: str | None
+    success: bool
+    tags: dict = field(default_factory=dict)
+
+
+def _unpack(result, cursor) -> tuple[list[dg.RunRequest], str | None, list]:
+    """Run requests, cursor and partition requests from whatever a sensor or schedule returned."""
+    if isinstance(result, dg.SensorResult):
+        return list(result.run_requests or []), result.cursor, list(result.dynamic_partitions_requests or [])
+    if isinstance(result, dg.RunRequest):
+        return [result], cursor, []
+    if isinstance(result, list):
+        return [r for r in result if isinstance(r, dg.RunRequest)], cursor, []
+    return [], cursor, []  # SkipReason or None
+
+
+class Driver:
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, log=print, quiet: bool = True):
+        self.defs = defs
+        self.repo = defs.get_repository_def()
+        self.instance = instance
+        self.log = log
+        self.cursors: dict[str, str | None] = {}
+        self.automation_cursor = None
+        self.last_tick: datetime | None = None
+        self.logging = QUIET if quiet else {}
+
+    def tick(self, now: datetime) -> list[LaunchedRun]:
+        """One daemon iteration at time `now` (naive times are UTC)."""
+        launched: list[LaunchedRun] = []
+        for name in SENSOR_ORDER:
+            if name == "automation_sensor":
+                launched += self._automation()
+            else:
+                launched += self._sensor(name)
+        launched += self._schedules(now)
+        self.last_tick = now
+        return launched
+
+    def _sensor(self, name: str) -> list[LaunchedRun]:
+        sensor = self.repo.get_sensor_def(name)
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursors.get(name), definitions=self.defs,
+            resources={k: self.defs.resources[k] for k in sensor.required_resource_keys},
+        )
+        result = sensor(context)  # direct invocation: what the daemon receives from user code
+        requests, cursor, partitions = _unpack(result, context.cursor)
+        self.cursors[name] = cursor
+        for request in partitions:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        out = []
+        for request in requests:
+            if request.run_key and self.instance.get_runs(
+                filters=dg.RunsFilter(tags={"dagster/sensor_name": name, "dagster/run_key": request.run_key}), limit=1
+            ):
+                continue  # the daemon skips a run key it has already launched
+            tags = {"dagster/sensor_name": name, **({"dagster/run_key": request.run_key} if request.run_key else {})}
+            out.append(self._execute(request, request.job_name or sensor.job_name, name, tags))
+        return out
+
+    def _automation(self) -> list[LaunchedRun]:
+        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.automation_cursor)
+        self.automation_cursor = result.cursor
+        by_partition: dict[str | None, list[dg.AssetKey]] = {}
+        for key in self.repo.asset_graph.get_all_asset_keys():
+            for partition in result.get_requested_partitions(key):
+                by_partition.setdefault(partition, []).append(key)
+        job = self.defs.resolve_implicit_global_asset_job_def()
+        out = []
+        for partition, keys in sorted(by_partition.items(), key=lambda kv: str(kv[0])):
+            tags = {"dagster/sensor_name": "automation_sensor", "dagster/from_automation_condition": "true"}
+            run = job.execute_in_process(
+                instance=self.instance,
+                asset_selection=keys,
+                partition_key=partition,
+                tags=tags,
+                run_config=self.logging or None,
+                raise_on_error=False,
+            )
+            out.append(LaunchedRun(run.run_id, job.name, "automation_sensor", partition, run.success, tags))
+        return out
+
+    def _schedules(self, now: datetime) -> list[LaunchedRun]:
+        out = []
+        if self.last_tick is None:
+            return out  # like the daemon, a schedule fires on ticks after it started, not before
+        for schedule in self.repo.schedule_defs:
+            ticks = croniter(schedule.cron_schedule, self.last_tick.replace(tzinfo=UTC))
+            while (when := ticks.get_next(datetime)) <= now.replace(tzinfo=UTC):
+                context = dg.build_schedule_context(instance=self.instance, scheduled_execution_time=when)
+                requests, _, _ = _unpack(schedule(context), None)
+                for request in requests:
+                    tags = {"dagster/schedule_name": schedule.name}
+                    out.append(self._execute(request, request.job_name or schedule.job_name, schedule.name, tags))
+        return out
+
+    def _execute(self, request: dg.RunRequest, job_name: str, launched_by: str, tags: dict) -> LaunchedRun:
+        job = self.defs.resolve_job_def(job_name)
+        all_tags = {**request.tags, **tags}
+        run = job.execute_in_process(
+            instance=self.instance,
+            partition_key=request.partition_key,
+            run_config={**(request.run_config or {}), **self.logging} or None,
+            tags=all_tags,
+            raise_on_error=False,
+        )
+        return LaunchedRun(run.run_id, job_name, launched_by, request.partition_key, run.success, all_tags)

@@ -1,0 +1,82 @@
+"""The model: an sklearn pipeline (ordinal-encoded categories, XGBoost) and its metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+from xgboost import XGBClassifier
+
+from cl_assets.lib.dataset import DatasetSpec
+
+OVERALL = "__overall__"
+DEFAULT_PARAMS = {
+    "n_estimators": 300,
+    "max_depth": 4,
+    "learning_rate": 0.05,
+    "min_child_weight": 2.0,
+    "subsample": 0.9,
+    "colsample_bytree": 0.9,
+    "reg_lambda": 1.0,
+}
+
+
+def inputs(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """The model's input columns with stable dtypes (numbers as float, categories as text)."""
+    out = pd.DataFrame(index=frame.index)
+    for col in spec.numeric:
+        out[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    for col in spec.categorical:
+        out[col] = frame[col].astype("object").where(frame[col].notna(), None)
+    return out
+
+
+def build(spec: DatasetSpec, params: dict, seed: int = 0, n_jobs: int = 2) -> Pipeline:
+    encoder = ColumnTransformer(
+        [
+            (
+                "categories",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan),
+                list(spec.categorical),
+            )
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    model = XGBClassifier(**params, tree_method="hist", random_state=seed, n_jobs=n_jobs, eval_metric="logloss")
+    return Pipeline([("encode", encoder), ("model", model)])
+
+
+def fit(frame: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int = 0) -> Pipeline:
+    pipeline = build(spec, params, seed)
+    pipeline.fit(inputs(frame, spec), frame["label"].astype(int))
+    return pipeline
+
+
+def scores(model, frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
+    return np.asarray(model.predict_proba(inputs(frame, spec))[:, 1], dtype=float)
+
+
+def metrics(labels: np.ndarray, score: np.ndarray) -> dict:
+    """accuracy at 0.5, ROC AUC (None when one class only), log loss, rows, positive rate."""
+    labels = np.asarray(labels, dtype=int)
+    score = np.clip(np.asarray(score, dtype=float), 1e-7, 1 - 1e-7)
+    both = len(np.unique(labels)) == 2
+    return {
+        "rows": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, score >= 0.5)) if len(labels) else None,
+        "roc_auc": float(roc_auc_score(labels, score)) if both else None,
+        "log_loss": float(log_loss(labels, score, labels=[0, 1])) if len(labels) else None,
+        "positive_rate": float(labels.mean()) if len(labels) else None,
+    }
+
+
+def metrics_by_slice(frame: pd.DataFrame, score_col: str = "score") -> dict[str, dict]:
+    """Metrics overall (key `__overall__`) and for each value of the `slice` column."""
+    out = {OVERALL: metrics(frame["label"], frame[score_col])}
+    for value, part in frame.groupby("slice", sort=True):
+        out[str(value)] = metrics(part["label"], part[score_col])
+    return out

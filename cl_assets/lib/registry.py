@@ -1,0 +1,56 @@
+"""MLflow tracking and model registry on a local sqlite store, aliases instead of stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+# MLflow stores sklearn models with skops (no pickle); XGBoost's classes must be named as trusted.
+TRUSTED_TYPES = ["xgboost.core.Booster", "xgboost.sklearn.XGBClassifier"]
+
+
+def ensure_experiment(tracking_uri: str, name: str, artifact_location: Path) -> str:
+    """Create the experiment with its artifacts under the state folder (not ./mlruns)."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location.mkdir(parents=True, exist_ok=True)
+    return client.create_experiment(name, artifact_location=artifact_location.as_uri())
+
+
+def pip_requirements() -> list[str]:
+    """Pinned from the running environment, so logging skips requirement inference."""
+    import sklearn
+    import xgboost
+
+    return [f"scikit-learn=={sklearn.__version__}", f"xgboost=={xgboost.__version__}", f"mlflow=={mlflow.__version__}"]
+
+
+def log_and_register(model, input_example, registered_model: str) -> int:
+    """Log the pipeline in the active MLflow run and register it; returns the new version."""
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements(),
+        registered_model_name=registered_model,
+        skops_trusted_types=TRUSTED_TYPES,
+    )
+    return int(info.registered_model_version)
+
+
+def set_alias(tracking_uri: str, registered_model: str, alias: str, version: int) -> None:
+    MlflowClient(tracking_uri).set_registered_model_alias(registered_model, alias, str(version))
+
+
+def load(tracking_uri: str, registered_model: str, version: int):
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.sklearn.load_model(f"models:/{registered_model}/{version}")

@@ -1,0 +1,68 @@
+"""What happened to each batch, read back from the warehouse: the demo's timeline and report."""
+
+from __future__ import annotations
+
+import math
+
+from cl_assets.lib.modeling import OVERALL
+from cl_assets.lib.warehouse import fetch_df
+
+
+def _num(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def batch_status(con, batch_id: str) -> dict:
+    rows = con.execute("select count(*) from raw_batches where batch_id = ?", [batch_id]).fetchall()[0][0]
+    checks = fetch_df(con, "select severity, success from validation_results where batch_id = ?", [batch_id])
+    validation = None if checks.empty else bool((checks["success"] | (checks["severity"] != "error")).all())
+    drift = fetch_df(con, "select * from drift_metrics where batch_id = ? order by psi desc", [batch_id])
+    perf = fetch_df(con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, OVERALL])
+    return {
+        "batch_id": batch_id,
+        "rows": int(rows),
+        "validation_passed": validation,
+        "drift_check_passed": None if drift.empty else not bool(drift["drifted"].any()),
+        "drifted_features": drift.loc[drift["drifted"], "feature"].tolist(),
+        "drift": {
+            r.feature: {"method": r.method, "statistic": _num(r.statistic), "p_value": _num(r.p_value), "psi": _num(r.psi), "drifted": bool(r.drifted)}
+            for r in drift.itertuples()
+        },
+        "metrics": None
+        if perf.empty
+        else {"accuracy": _num(perf["accuracy"].iloc[0]), "roc_auc": _num(perf["roc_auc"].iloc[0])},
+    }
+
+
+def retrains(con, run_ids: list[str]) -> list[dict]:
+    if not run_ids:
+        return []
+    marks = ", ".join("?" for _ in run_ids)
+    found = fetch_df(con, f"select * from retrain_triggers where dagster_run_id in ({marks}) order by triggered_at", run_ids)
+    return found.to_dict("records")
+
+
+def champion_version(con) -> int | None:
+    row = con.execute("select model_version from champion_history order by promoted_at desc limit 1").fetchall()
+    return int(row[0][0]) if row else None
+
+
+def line(status: dict, retrain: list[dict], champion: int | None) -> str:
+    valid = {None: "not validated", True: "valid", False: "REJECTED"}[status["validation_passed"]]
+    if status["drift_check_passed"] is None:
+        drift = "drift: n/a"
+    elif status["drift_check_passed"]:
+        drift = "no drift"
+    else:
+        drift = "DRIFT " + ",".join(status["drifted_features"][:3]) + ("…" if len(status["drifted_features"]) > 3 else "")
+    m = status["metrics"]
+    perf = "acc —     auc —    " if m is None else f"acc {m['accuracy']:.3f} auc {m['roc_auc'] or float('nan'):.3f}"
+    if retrain:
+        r = retrain[-1]
+        outcome = "promoted" if r.get("promoted") else "rejected by gate" if r.get("model_version") else "failed"
+        version = f"v{int(r['model_version'])}" if r.get("model_version") == r.get("model_version") and r.get("model_version") else "—"
+        why = f"retrain[{r['kind']}] {version} {outcome}"
+    else:
+        why = "no retrain"
+    champ = f"champion v{champion}" if champion else "no champion"
+    return f"{status['batch_id']:<14} rows {status['rows']:>6}  {valid:<13} {drift:<42} {perf}  {why:<40} {champ}"
