@@ -15,7 +15,8 @@ import dagster as dg
 from croniter import croniter
 
 SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor")
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Runs' own logs stay in the instance (the UI shows them); the console gets the timeline only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass

@@ -104,8 +104,15 @@ class PromotionGate(dg.ConfigurableResource):
 
     min_roc_auc: float = Field(default=0.6, description="Minimum holdout ROC AUC for any model.")
     max_auc_drop: float = Field(default=0.005, description="Allowed overall ROC AUC drop against the champion.")
+    max_log_loss_increase: float = Field(default=0.01, description="Allowed overall log loss increase against the champion.")
     max_slice_auc_drop: float = Field(default=0.05, description="Allowed ROC AUC drop in any one slice.")
     min_slice_rows: int = Field(default=50, description="Slices with fewer holdout rows are reported, not judged.")
 
     def rules(self) -> GateRules:
-        return GateRules(self.min_roc_auc, self.max_auc_drop, self.max_slice_auc_drop, self.min_slice_rows)
+        return GateRules(
+            min_roc_auc=self.min_roc_auc,
+            max_auc_drop=self.max_auc_drop,
+            max_log_loss_increase=self.max_log_loss_increase,
+            max_slice_auc_drop=self.max_slice_auc_drop,
+            min_slice_rows=self.min_slice_rows,
+        )

@@ -16,6 +16,7 @@ from cl_assets.lib.modeling import OVERALL
 class GateRules:
     min_roc_auc: float = 0.6
     max_auc_drop: float = 0.005
+    max_log_loss_increase: float = 0.01
     max_slice_auc_drop: float = 0.05
     min_slice_rows: int = 50
 
@@ -36,6 +37,11 @@ def decide(candidate: dict[str, dict], champion: dict[str, dict] | None, rules: 
             f"candidate ROC AUC {cand['roc_auc']:.4f} is more than {rules.max_auc_drop} below "
             f"the champion's {champ['roc_auc']:.4f}"
         )
+    if cand["log_loss"] > champ["log_loss"] + rules.max_log_loss_increase:
+        reasons.append(
+            f"candidate log loss {cand['log_loss']:.4f} is more than {rules.max_log_loss_increase} above "
+            f"the champion's {champ['log_loss']:.4f}"
+        )
     for name, metrics in candidate.items():
         other = champion.get(name)
         if name == OVERALL or other is None or metrics["rows"] < rules.min_slice_rows:
@@ -50,6 +56,7 @@ def decide(candidate: dict[str, dict], champion: dict[str, dict] | None, rules: 
     if passed:
         reasons = [
             f"candidate ROC AUC {cand['roc_auc']:.4f} vs champion {champ['roc_auc']:.4f} "
-            f"(allowed drop {rules.max_auc_drop}); no slice dropped more than {rules.max_slice_auc_drop}"
+            f"(allowed drop {rules.max_auc_drop}), log loss {cand['log_loss']:.4f} vs {champ['log_loss']:.4f}; "
+            f"no slice dropped more than {rules.max_slice_auc_drop}"
         ]
     return passed, reasons

@@ -41,10 +41,18 @@ def log_and_register(model, input_example, registered_model: str) -> int:
         signature=signature,
         input_example=input_example,
         pip_requirements=pip_requirements(),
-        registered_model_name=registered_model,
         skops_trusted_types=TRUSTED_TYPES,
     )
-    return int(info.registered_model_version)
+    # The client API registers without the fluent API's prints to stderr.
+    client = MlflowClient()
+    try:
+        client.get_registered_model(registered_model)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(registered_model, description="Candidates of the cl_assets loop; @champion serves.")
+    version = client.create_model_version(
+        registered_model, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
+    )
+    return int(version.version)
 
 
 def set_alias(tracking_uri: str, registered_model: str, alias: str, version: int) -> None:

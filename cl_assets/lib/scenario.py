@@ -7,7 +7,7 @@ length shares its first batches with every longer one. The story, by batch index
 - 6     covariate shift: spend rises 25%, weekly sessions fall, customers are older.
         P(churn | x) is unchanged, so a retrained model need not be better.
 - 10    a new category: channel 'app' appears in a quarter of the rows.
-- 14    label prior change: the base churn rate rises by about half (same feature effects).
+- 14    label prior change: the base churn rate rises from about one half to three quarters (same feature effects).
 - 18    concept drift: support calls, discounts and sessions change the direction of their
         effect. A model trained before it loses several points of accuracy.
 """
@@ -76,7 +76,7 @@ def generate_batch(batch: int, rows: int = DEFAULT_ROWS, seed: int = 7, story: S
     concept = batch >= story.concept_drift
     logit = (
         -1.0
-        + (1.0 if batch >= story.label_prior else 0.0)
+        + (1.5 if batch >= story.label_prior else 0.0)
         - 0.035 * (tenure - 28)
         + 0.02 * (spend - 55)
         + (-0.6 if concept else 0.6) * (calls - 1.2)

@@ -15,7 +15,9 @@ typed as (
         batch_id,
         cast({{ var('id_column') | ident }} as varchar) as entity_id,
 {% if var('time_column') %}
-        cast({{ var('time_column') | ident }} as timestamp) as event_time,
+        -- a time column may be a timestamp or a plain ordinal (a day number): the latter
+        -- orders the batches but is no timestamp, so the arrival time stands in for it
+        coalesce(try_cast(cast({{ var('time_column') | ident }} as varchar) as timestamp), arrived_at) as event_time,
 {% else %}
         arrived_at as event_time,
 {% endif %}

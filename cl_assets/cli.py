@@ -1,0 +1,138 @@
+"""The `cl` command: run the loop on the built-in stream or a file, and open it in Dagster."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from cl_assets.settings import HOME_ENV, PROJECT_ROOT, StatePaths
+
+
+def _home(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help=f"state folder (default: ${HOME_ENV} or .cl/)")
+
+
+def _reset(paths: StatePaths, reset: bool) -> None:
+    if paths.warehouse.exists() and not reset:
+        sys.exit(
+            f"{paths.home} already holds a loop's state. Use --reset to start over there, "
+            "or --home for another folder."
+        )
+    if reset and paths.home.exists():
+        shutil.rmtree(paths.home)
+
+
+def _print_summary(summary: dict, report: str | None) -> None:
+    acc, auc = summary["mean_accuracy"], summary["mean_roc_auc"]
+    print(
+        f"\n{summary['batches']} batches, {summary['retrains']} retrains, "
+        f"mean prequential accuracy {acc:.3f}, ROC AUC {auc:.3f}, elapsed {summary['elapsed_s']:.1f} s"
+        if acc is not None
+        else f"\n{summary['batches']} batches, {summary['retrains']} retrains, elapsed {summary['elapsed_s']:.1f} s"
+    )
+    if report:
+        print(f"report: {report}")
+
+
+def demo(args: argparse.Namespace) -> None:
+    from cl_assets import playback
+    from cl_assets.lib import scenario
+
+    paths = StatePaths.resolve(args.home)
+    _reset(paths, args.reset)
+    print(f"state folder: {paths.home}\n")
+    result = playback.play(
+        paths, scenario.spec(), playback.scenario_batches(args.batches, args.rows, args.seed), report=args.report
+    )
+    _print_summary(result["summary"], args.report)
+    print(f"\nexplore it: uv run cl dev --home {paths.home}")
+
+
+def replay(args: argparse.Namespace) -> None:
+    from cl_assets import playback
+    from cl_assets.lib import expectations, landing
+    from cl_assets.lib.dataset import DatasetError, infer_spec
+
+    path = Path(args.file)
+    if not path.is_file():
+        sys.exit(f"no such file: {path}")
+    frame = landing.read(path)
+    try:
+        spec = infer_spec(
+            frame,
+            name=path.stem,
+            target=args.target,
+            id_column=args.id,
+            time_column=args.time,
+            slice_column=args.slice,
+            categorical=args.categorical,
+        )
+    except DatasetError as exc:
+        sys.exit(f"{path}: {exc}")
+    paths = StatePaths.resolve(args.home)
+    _reset(paths, args.reset)
+    batches = playback.file_batches(frame, spec, args.batch_rows, datetime(2026, 1, 1, 12))
+    suite_path = paths.suites / "raw_batches.json"
+    if not suite_path.exists():
+        suite_path.parent.mkdir(parents=True, exist_ok=True)
+        suite = expectations.infer_suite(batches[0].rows.drop(columns=[spec.target]), spec)
+        suite_path.write_text(json.dumps(suite, indent=2) + "\n")
+        print(f"proposed a suite from the first batch: {suite_path} (review it, then keep it)")
+    print(f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows")
+    print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
+    result = playback.play(paths, spec, batches, report=args.report)
+    _print_summary(result["summary"], args.report)
+
+
+def dev(args: argparse.Namespace) -> None:
+    """Open the state folder in the Dagster UI (webserver and daemon)."""
+    paths = StatePaths.resolve(args.home).prepare()
+    env = {**os.environ, HOME_ENV: str(paths.home), "DAGSTER_HOME": str(paths.dagster_home)}
+    command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port)]
+    print(f"DAGSTER_HOME={paths.dagster_home} {' '.join(command)}")
+    sys.exit(subprocess.call(command, env=env, cwd=PROJECT_ROOT))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="cl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the loop over the built-in drifting stream")
+    p.add_argument("--batches", type=int, default=24, help="number of batches (default 24; the story needs 20+)")
+    p.add_argument("--rows", type=int, default=2000, help="rows per batch (default 2000)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the stream (default 7)")
+    p.add_argument("--report", help="write the per-batch report as JSON to this file")
+    p.add_argument("--reset", action="store_true", help="delete the state folder first")
+    _home(p)
+    p.set_defaults(func=demo)
+
+    p = sub.add_parser("replay", help="run the loop over your own CSV or Parquet file, cut into batches")
+    p.add_argument("file", help="CSV or Parquet file, one row per example")
+    p.add_argument("--target", required=True, help="0/1 label column")
+    p.add_argument("--time", help="time column: batches follow its order")
+    p.add_argument("--id", help="id column (default: the row number)")
+    p.add_argument("--categorical", nargs="*", default=[], help="columns to treat as categorical")
+    p.add_argument("--slice", help="column whose values are the slices of the evaluation")
+    p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
+    p.add_argument("--report", help="write the per-batch report as JSON to this file")
+    p.add_argument("--reset", action="store_true", help="delete the state folder first")
+    _home(p)
+    p.set_defaults(func=replay)
+
+    p = sub.add_parser("dev", help="open the state folder in the Dagster UI (dagster dev)")
+    p.add_argument("--port", type=int, default=3000)
+    _home(p)
+    p.set_defaults(func=dev)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
