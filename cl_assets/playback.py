@@ -27,9 +27,9 @@ class Batch:
     time: datetime
 
 
-def scenario_batches(batches: int, rows: int, seed: int) -> Iterator[Batch]:
+def scenario_batches(batches: int, rows: int, seed: int, story: scenario.Story = scenario.STORY) -> Iterator[Batch]:
     for b in range(batches):
-        yield Batch(f"batch_{b:04d}", scenario.generate_batch(b, rows, seed), scenario.batch_time(b))
+        yield Batch(f"batch_{b:04d}", scenario.generate_batch(b, rows, seed, story), scenario.batch_time(b))
 
 
 def file_batches(frame: pd.DataFrame, spec: DatasetSpec, batch_rows: int, start: datetime) -> list[Batch]:

@@ -1,0 +1,47 @@
+"""Shared fixtures: one in-process run of the whole loop over a short version of the story."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cl_assets import playback
+from cl_assets.lib import scenario, warehouse
+from cl_assets.settings import StatePaths
+
+# The built-in story, compressed so the whole loop runs in about a minute and a half.
+SHORT_STORY = scenario.Story(covariate_shift=3, new_category=5, label_prior=7, concept_drift=9)
+SHORT_BATCHES = 15
+SHORT_ROWS = 1000
+
+
+@dataclass
+class LoopRun:
+    paths: StatePaths
+    report: dict
+    instance: dg.DagsterInstance
+    story: scenario.Story
+
+    def batch(self, index: int) -> dict:
+        return self.report["batches"][index]
+
+    def sql(self, text: str, params: list | None = None) -> list[dict]:
+        with warehouse.connect(self.paths.warehouse, read_only=True) as con:
+            return warehouse.fetch_records(con, text, params)
+
+
+@pytest.fixture(scope="session")
+def story_run(tmp_path_factory) -> LoopRun:
+    home = tmp_path_factory.mktemp("story")
+    paths = StatePaths.resolve(home)
+    lines: list[str] = []
+    report = playback.play(
+        paths,
+        scenario.spec(),
+        playback.scenario_batches(SHORT_BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY),
+        report=Path(home) / "report.json",
+        echo=lines.append,
+    )
+    assert len(lines) == SHORT_BATCHES, lines
+    return LoopRun(paths, report, playback.instance_for(paths), SHORT_STORY)

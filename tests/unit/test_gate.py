@@ -1,0 +1,107 @@
+"""The promotion gate: minimum AUC, non-inferiority, log loss, per-slice drops."""
+
+import pytest
+
+from cl_assets.lib.gate import GateRules, decide
+from cl_assets.lib.modeling import OVERALL
+
+RULES = GateRules(
+    min_roc_auc=0.6, max_auc_drop=0.005, max_log_loss_increase=0.01, max_slice_auc_drop=0.05, min_slice_rows=50
+)
+
+
+def m(roc_auc, log_loss=0.5, rows=1000) -> dict:
+    return {"rows": rows, "accuracy": 0.7, "roc_auc": roc_auc, "log_loss": log_loss, "positive_rate": 0.5}
+
+
+def report(overall: dict, **slices: dict) -> dict:
+    return {OVERALL: overall, **slices}
+
+
+def test_first_model_above_the_minimum_passes():
+    passed, reasons = decide(report(m(0.75)), None, RULES)
+    assert passed
+    assert len(reasons) == 1 and "first model" in reasons[0]
+
+
+@pytest.mark.parametrize("auc", [0.55, 0.5999])
+def test_first_model_below_the_minimum_fails_naming_the_values(auc):
+    passed, reasons = decide(report(m(auc)), None, RULES)
+    assert not passed
+    assert len(reasons) == 1
+    assert f"{auc:.4f}" in reasons[0] and "0.6" in reasons[0]
+
+
+def test_minimum_applies_with_a_champion_too():
+    passed, reasons = decide(report(m(0.55)), report(m(0.54)), RULES)
+    assert not passed
+    assert any("0.5500" in r and "minimum" in r for r in reasons)
+
+
+@pytest.mark.parametrize("cand_auc", [0.80, 0.85, 0.796])  # better, equal-ish, within the allowed 0.005 drop
+def test_non_inferior_candidate_passes(cand_auc):
+    passed, reasons = decide(report(m(cand_auc)), report(m(0.80)), RULES)
+    assert passed, reasons
+    assert len(reasons) == 1 and f"{cand_auc:.4f}" in reasons[0] and "0.8000" in reasons[0]
+
+
+def test_candidate_more_than_the_allowed_drop_worse_fails_naming_both_aucs():
+    passed, reasons = decide(report(m(0.79)), report(m(0.80)), RULES)
+    assert not passed
+    assert len(reasons) == 1
+    assert "0.7900" in reasons[0] and "0.8000" in reasons[0]
+
+
+@pytest.mark.parametrize(("cand_ll", "ok"), [(0.505, True), (0.509, True), (0.52, False), (0.7, False)])
+def test_log_loss_increase_rule(cand_ll, ok):
+    passed, reasons = decide(report(m(0.80, log_loss=cand_ll)), report(m(0.80, log_loss=0.5)), RULES)
+    assert passed is ok, reasons
+    if not ok:
+        assert len(reasons) == 1
+        assert "log loss" in reasons[0] and f"{cand_ll:.4f}" in reasons[0] and "0.5000" in reasons[0]
+
+
+def test_a_slice_dropping_too_much_fails_and_is_named():
+    champion = report(m(0.80), north=m(0.82, rows=300), south=m(0.78, rows=300))
+    candidate = report(m(0.80), north=m(0.81, rows=300), south=m(0.70, rows=300))
+    passed, reasons = decide(candidate, champion, RULES)
+    assert not passed
+    assert len(reasons) == 1
+    assert "'south'" in reasons[0] and "0.7000" in reasons[0] and "0.7800" in reasons[0]
+    assert "north" not in reasons[0]
+
+
+def test_a_slice_within_the_allowed_drop_passes():
+    champion = report(m(0.80), north=m(0.82, rows=300))
+    candidate = report(m(0.80), north=m(0.78, rows=300))
+    passed, reasons = decide(candidate, champion, RULES)
+    assert passed, reasons
+
+
+@pytest.mark.parametrize(("rows", "judged"), [(49, False), (50, True), (500, True)])
+def test_small_slices_are_not_judged(rows, judged):
+    champion = report(m(0.80), tiny=m(0.90, rows=rows))
+    candidate = report(m(0.80), tiny=m(0.50, rows=rows))
+    passed, reasons = decide(candidate, champion, RULES)
+    assert passed is not judged, reasons
+
+
+def test_a_slice_missing_from_the_champion_is_not_judged():
+    passed, reasons = decide(report(m(0.80), new=m(0.3, rows=500)), report(m(0.80)), RULES)
+    assert passed, reasons
+
+
+@pytest.mark.parametrize("champion", [None, report(m(0.80))])
+def test_single_class_holdout_fails(champion):
+    cand = report(m(None))
+    passed, reasons = decide(cand, champion, RULES)
+    assert not passed
+    assert len(reasons) == 1 and "single class" in reasons[0]
+
+
+def test_several_failures_give_several_reasons():
+    champion = report(m(0.80, log_loss=0.45), east=m(0.85, rows=100))
+    candidate = report(m(0.70, log_loss=0.60), east=m(0.60, rows=100))
+    passed, reasons = decide(candidate, champion, RULES)
+    assert not passed
+    assert len(reasons) == 3
