@@ -1,0 +1,142 @@
+"""The whole loop, in-process, over the compressed story: what a user of `cl demo` relies on."""
+
+import json
+
+import dagster as dg
+from mlflow import MlflowClient
+
+from cl_assets.lib import registry
+
+
+def retrain_runs(run, **tags) -> list[dg.DagsterRun]:
+    return list(run.instance.get_runs(filters=dg.RunsFilter(job_name="retrain_job", tags=tags)))
+
+
+def test_stationary_batches_pass_the_drift_check(story_run):
+    scored = [story_run.batch(i) for i in range(story_run.story.covariate_shift) if story_run.batch(i)["drift"]]
+    assert scored, "no batch before the covariate shift was scored"
+    assert all(b["drift_check_passed"] for b in scored), [(b["batch_id"], b["drifted_features"]) for b in scored]
+
+
+def test_covariate_shift_fails_the_drift_check_naming_the_shifted_features(story_run):
+    shifted = story_run.batch(story_run.story.covariate_shift)
+    assert shifted["drift_check_passed"] is False
+    assert {"monthly_spend", "sessions_last_week"} <= set(shifted["drifted_features"])
+    assert shifted["drift"]["monthly_spend"]["method"] == "ks"
+    assert shifted["drift"]["monthly_spend"]["p_value"] < 1e-6
+
+
+def test_a_new_category_is_drift_and_a_warning_not_a_rejection(story_run):
+    batch = story_run.batch(story_run.story.new_category)
+    assert batch["validation_passed"] is True
+    assert "channel" in batch["drifted_features"]
+    warned = story_run.sql(
+        "select * from validation_results where batch_id = ? and column_name = 'channel' and not success",
+        [batch["batch_id"]],
+    )
+    assert [w["severity"] for w in warned] == ["warning"]
+
+
+def test_the_drift_failure_launches_a_retrain_through_the_sensor_and_it_is_recorded(story_run):
+    shifted = story_run.batch(story_run.story.covariate_shift)["batch_id"]
+    runs = [
+        r for r in retrain_runs(story_run, **{"dagster/sensor_name": "retrain_sensor"})
+        if "drift_check" in r.tags["cl/trigger_kind"] and r.tags["cl/trigger_batch"] == shifted
+    ]
+    assert len(runs) == 1
+    (trigger,) = story_run.sql("select * from retrain_triggers where dagster_run_id = ?", [runs[0].run_id])
+    assert trigger["batch_id"] == shifted
+    assert trigger["check_name"] == "drift_check"
+    assert "monthly_spend" in json.loads(trigger["evidence"])[f"drift_check@{shifted}"]
+    assert trigger["model_version"] is not None and trigger["training_set_version"] is not None
+
+
+def test_the_first_model_is_a_bootstrap_promotion(story_run):
+    first = story_run.sql("select * from champion_history order by promoted_at limit 1")[0]
+    assert first["previous_version"] is None and first["reason"] == "first model"
+    (trigger,) = story_run.sql("select * from retrain_triggers where trigger_id = ?", [first["trigger_id"]])
+    assert trigger["kind"] == "bootstrap"
+
+
+def test_the_champion_changes_only_through_a_passing_gate(story_run):
+    promoted = story_run.sql(
+        "select c.model_version, g.passed from champion_history c join gate_decisions g using (report_id)"
+    )
+    assert promoted and all(p["passed"] for p in promoted)
+    rejected = {r["candidate_version"] for r in story_run.sql("select * from gate_decisions where not passed")}
+    assert rejected.isdisjoint({p["model_version"] for p in promoted})
+    history = story_run.sql("select count(*) as n from champion_history")[0]["n"]
+    gates = story_run.sql("select count(*) as n from gate_decisions where passed")[0]["n"]
+    assert history == gates
+    for version in rejected:  # a rejected candidate's run stopped at the gate
+        (row,) = story_run.sql("select dagster_run_id from candidate_models where model_version = ?", [version])
+        assert story_run.instance.get_run_by_id(row["dagster_run_id"]).status == dg.DagsterRunStatus.FAILURE
+    latest = story_run.sql("select model_version from champion_history order by promoted_at desc limit 1")[0]
+    alias = MlflowClient(story_run.paths.mlflow_tracking_uri).get_model_version_by_alias("cl_model", registry.CHAMPION)
+    assert int(alias.version) == latest["model_version"]
+
+
+def test_accuracy_recovers_once_a_model_trained_after_the_concept_drift_is_champion(story_run):
+    drift = story_run.story.concept_drift
+    hit = [story_run.batch(i)["metrics"]["accuracy"] for i in (drift, drift + 1)]
+    end = [b["metrics"]["accuracy"] for b in story_run.report["batches"][-2:]]
+    before = [story_run.batch(i)["metrics"]["accuracy"] for i in (drift - 2, drift - 1)]
+    assert min(before) - min(hit) >= 0.05, (before, hit)
+    assert sum(end) / 2 >= min(hit) + 0.1, (hit, end)
+    latest = story_run.sql(
+        "select t.batches from champion_history c join training_set_versions t on t.version = c.training_set_version "
+        "order by c.promoted_at desc limit 1"
+    )[0]
+    assert max(json.loads(latest["batches"])) >= f"batch_{drift:04d}"
+
+
+def test_metrics_are_prequential(story_run):
+    for batch in story_run.report["batches"]:
+        if batch["metrics"] is None:
+            continue
+        (row,) = story_run.sql(
+            "select max(p.scored_at) as scored, min(l.arrived_at) as labeled, any_value(p.model_version) as version "
+            "from predictions p join labels l using (batch_id, entity_id) where batch_id = ?",
+            [batch["batch_id"]],
+        )
+        assert row["scored"] < row["labeled"]
+        (trained_on,) = story_run.sql(
+            "select t.batches from candidate_models c join training_set_versions t on t.version = c.training_set_version "
+            "where c.model_version = ?",
+            [row["version"]],
+        )
+        assert batch["batch_id"] not in json.loads(trained_on["batches"])
+
+
+def test_every_candidate_is_an_mlflow_run_tagged_with_its_dagster_run(story_run):
+    client = MlflowClient(story_run.paths.mlflow_tracking_uri)
+    candidates = story_run.sql("select * from candidate_models")
+    assert len(candidates) == len(retrain_runs(story_run)) - story_run.sql(
+        "select count(*) as n from retrain_triggers where model_version is null"
+    )[0]["n"]
+    for c in candidates:
+        run = client.get_run(c["mlflow_run_id"])
+        assert run.data.tags["dagster_run_id"] == c["dagster_run_id"]
+        assert run.data.tags["cl.trigger_id"] == c["trigger_id"]
+        assert run.info.status == "FINISHED"
+        assert run.info.artifact_uri.startswith(story_run.paths.mlflow_artifacts.as_uri())
+
+
+def test_schedule_and_automation_launch_runs_too(story_run):
+    scheduled = retrain_runs(story_run, **{"dagster/schedule_name": "periodic_retrain_schedule"})
+    assert len(scheduled) == 1 and scheduled[0].tags["cl/trigger_kind"] == "schedule"
+    automated = story_run.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/from_automation_condition": "true"}))
+    scored = [b for b in story_run.report["batches"] if b["metrics"] is not None]
+    assert len(automated) == len(scored)
+
+
+def test_the_report_has_the_documented_shape(story_run):
+    report = json.loads((story_run.paths.home / "report.json").read_text())
+    assert set(report) == {"batches", "summary"}
+    assert set(report["summary"]) == {"batches", "retrains", "mean_accuracy", "mean_roc_auc", "elapsed_s"}
+    keys = {
+        "batch_id", "rows", "validation_passed", "drift_check_passed", "drifted_features", "drift",
+        "metrics", "retrain_triggered", "trigger_reason", "champion_version",
+    }
+    assert all(set(b) == keys for b in report["batches"])
+    assert report["summary"]["retrains"] == sum(b["retrain_triggered"] for b in report["batches"])
