@@ -1,0 +1,100 @@
+"""The definitions a user sees in the Dagster UI: loadable, pinned, documented, on by default."""
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from cl_assets.defs import build_defs
+from cl_assets.settings import PROJECT_ROOT, StatePaths
+
+ASSET_KEYS = [
+    "batch_features",
+    "batch_labels",
+    "batch_performance",
+    "candidate_model",
+    "champion_model",
+    "drift_metrics",
+    "evaluation_report",
+    "predictions",
+    "raw_batches",
+    "reference_profile",
+    "retrain_trigger",
+    "stg_batches",
+    "training_set",
+]
+CHECK_KEYS = [
+    "batch_performance:performance_check",
+    "drift_metrics:drift_check",
+    "evaluation_report:promotion_gate",
+    "raw_batches:raw_batches_suite",
+]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    defs = build_defs(StatePaths.resolve(tmp_path_factory.mktemp("defs")))
+    dg.Definitions.validate_loadable(defs)
+    return defs.get_repository_def()
+
+
+def test_asset_and_check_keys_are_pinned(repo):
+    graph = repo.asset_graph
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == ASSET_KEYS
+    assert sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys) == CHECK_KEYS
+
+
+def test_every_asset_sits_in_a_group_of_its_stage(repo):
+    groups = {k.to_user_string(): repo.asset_graph.get(k).group_name for k in repo.asset_graph.get_all_asset_keys()}
+    assert groups["raw_batches"] == groups["batch_labels"] == "ingest"
+    assert groups["stg_batches"] == "staging" and groups["batch_features"] == "features"
+    assert {groups[k] for k in ("retrain_trigger", "training_set", "candidate_model")} == {"training"}
+    assert groups["evaluation_report"] == "evaluation"
+    assert {groups[k] for k in ("champion_model", "reference_profile", "predictions")} == {"deployment"}
+    assert {groups[k] for k in ("drift_metrics", "batch_performance")} == {"monitoring"}
+
+
+def test_the_public_surface_is_described(repo):
+    graph = repo.asset_graph
+    undescribed = [k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get(k).description]
+    undescribed += [str(k) for k in graph.asset_check_keys if not graph.get_check_spec(k).description]
+    undescribed += [s.name for s in repo.sensor_defs if not s.description]
+    undescribed += [s.name for s in repo.schedule_defs if not s.description]
+    undescribed += [j.name for j in repo.get_all_jobs() if not j.name.startswith("__") and not j.description]
+    assert undescribed == []
+
+
+def test_sql_models_show_their_sql(repo):
+    for name in ("stg_batches", "batch_features"):
+        metadata = repo.asset_graph.get(dg.AssetKey(name)).metadata
+        assert "select" in metadata["sql"].value.lower()
+
+
+def test_sensors_and_schedule_are_on_by_default(repo):
+    assert {s.name: s.default_status for s in repo.sensor_defs} == {
+        "landing_sensor": dg.DefaultSensorStatus.RUNNING,
+        "retrain_sensor": dg.DefaultSensorStatus.RUNNING,
+        "automation_sensor": dg.DefaultSensorStatus.RUNNING,
+    }
+    (schedule,) = repo.schedule_defs
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_blocking_checks_guard_the_gate_and_the_raw_batches(repo):
+    graph = repo.asset_graph
+    blocking = {str(k.name) for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
+    assert blocking == {"raw_batches_suite", "promotion_gate"}
+
+
+def test_dagster_loads_the_workspace_file(tmp_path):
+    env = {"CL_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path), "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,106 @@
+"""Replaying a batch leaves the same rows; a delivery runs once; a re-delivery replaces only its batch."""
+
+import json
+import os
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from cl_assets.defs import build_defs
+from cl_assets.defs.partitions import batches
+from cl_assets.lib import landing, scenario, warehouse
+from cl_assets.settings import StatePaths
+
+TABLES = ("raw_batches", "stg_batches", "batch_features")
+
+
+@pytest.fixture
+def loop(tmp_path):
+    paths = StatePaths.resolve(tmp_path)
+    paths.prepare()
+    scenario.spec().save(paths.dataset_spec)
+    defs = build_defs(paths)
+    instance = dg.DagsterInstance.from_config(str(paths.dagster_home))
+    return paths, defs, instance
+
+
+def land(paths, index: int, rows: int = 300, seed: int = 3) -> str:
+    batch_id = f"batch_{index:04d}"
+    frame = scenario.generate_batch(index, rows, seed).drop(columns=[scenario.spec().target])
+    landing.write(frame, paths.landing / "batches" / f"{batch_id}.csv")
+    return batch_id
+
+
+def ingest(defs, instance, batch_id: str) -> None:
+    instance.add_dynamic_partitions(batches.name, [batch_id])
+    result = defs.resolve_job_def("ingest_batch_job").execute_in_process(instance=instance, partition_key=batch_id)
+    assert result.success
+
+
+def snapshot(paths) -> dict[str, pd.DataFrame]:
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        return {
+t: warehouse.fetch_df(con, f"select * from {t} order by all") for t in TABLES
+        }
+
+
+def test_materializing_a_batch_twice_leaves_the_same_rows(loop):
+    paths, defs, instance = loop
+    first, second = land(paths, 0), land(paths, 1)
+    ingest(defs, instance, first)
+    ingest(defs, instance, second)
+    before = snapshot(paths)
+    assert all(len(frame) == 600 for frame in before.values())
+    ingest(defs, instance, first)
+    after = snapshot(paths)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(before[table], after[table], obj=table)
+
+
+def test_a_redelivered_batch_replaces_exactly_its_own_rows(loop):
+    paths, defs, instance = loop
+    first, second = land(paths, 0), land(paths, 1)
+    ingest(defs, instance, first)
+    ingest(defs, instance, second)
+    before = snapshot(paths)
+    land(paths, 0, rows=120, seed=4)  # corrected file, same batch id
+    ingest(defs, instance, first)
+    after = snapshot(paths)
+    for table in TABLES:
+        counts = after[table].groupby("batch_id").size().to_dict()
+        assert counts == {first: 120, second: 300}, table
+        pd.testing.assert_frame_equal(
+            before[table][before[table].batch_id == second].reset_index(drop=True),
+            after[table][after[table].batch_id == second].reset_index(drop=True),
+            obj=table,
+        )
+
+
+def test_the_landing_sensor_runs_a_delivery_once_and_a_redelivery_again(loop):
+    paths, defs, instance = loop
+    sensor = defs.get_repository_def().get_sensor_def("landing_sensor")
+
+    def tick(cursor):
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=defs, resources={"landing_zone": defs.resources["landing_zone"]}
+        )
+        result = sensor(context)
+        for request in result.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result
+
+    batch_id = land(paths, 0)
+    first = tick(None)
+    assert [(r.job_name, r.partition_key) for r in first.run_requests] == [("ingest_batch_job", batch_id)]
+    assert instance.get_dynamic_partitions(batches.name) == [batch_id]
+    unchanged = tick(first.cursor)
+    assert unchanged.run_requests == [] and unchanged.dynamic_partitions_requests == []
+    path = paths.landing / "batches" / f"{batch_id}.csv"
+    land(paths, 0, rows=50, seed=9)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    again = tick(unchanged.cursor)
+    assert [r.partition_key for r in again.run_requests] == [batch_id]
+    assert again.run_requests[0].run_key != first.run_requests[0].run_key
+    assert again.dynamic_partitions_requests == []  # the partition exists already
+    assert json.loads(again.cursor)[f"batches/{batch_id}.csv"] == landing.signature(path)
