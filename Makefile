@@ -9,11 +9,11 @@ $(UV):
 demo: $(UV)  ## run the loop over the built-in drifting stream (state in .cl/)
 	$(UV) run --locked cl demo --reset --report .cl/demo-report.json
 
-test: $(UV)  ## run the test suite
+test: lint  ## lint, then run the test suite (what CI runs)
 	$(UV) run --locked pytest
 
 dev: $(UV)  ## open the demo's state in the Dagster UI on http://localhost:3000
 	$(UV) run --locked cl dev
 
-lint: $(UV)
-	$(UV) run --locked ruff check cl_assets tests benchmarks
+lint: $(UV)  ## ruff: lint and formatting
+	$(UV) run --locked ruff check cl_assets tests && $(UV) run --locked ruff format --check cl_assets tests

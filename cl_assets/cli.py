@@ -21,8 +21,7 @@ def _home(parser: argparse.ArgumentParser) -> None:
 def _reset(paths: StatePaths, reset: bool) -> None:
     if paths.warehouse.exists() and not reset:
         sys.exit(
-            f"{paths.home} already holds a loop's state. Use --reset to start over there, "
-            "or --home for another folder."
+            f"{paths.home} already holds a loop's state. Use --reset to start over there, or --home for another folder."
         )
     if reset and paths.home.exists():
         shutil.rmtree(paths.home)

@@ -66,7 +66,9 @@ class Driver:
     def _sensor(self, name: str) -> list[LaunchedRun]:
         sensor = self.repo.get_sensor_def(name)
         context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursors.get(name), definitions=self.defs,
+            instance=self.instance,
+            cursor=self.cursors.get(name),
+            definitions=self.defs,
             resources={k: self.defs.resources[k] for k in sensor.required_resource_keys},
         )
         result = sensor(context)  # direct invocation: what the daemon receives from user code
@@ -85,7 +87,9 @@ class Driver:
         return out
 
     def _automation(self) -> list[LaunchedRun]:
-        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.automation_cursor)
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.automation_cursor
+        )
         self.automation_cursor = result.cursor
         by_partition: dict[str | None, list[dg.AssetKey]] = {}
         for key in self.repo.asset_graph.get_all_asset_keys():

@@ -104,7 +104,9 @@ def play(
         pending = (batch, retrain_runs, champion)
         previous = batch
     if previous is not None:
-        landing.write(previous.rows[[spec.id_column, spec.target]], paths.landing / "labels" / f"{previous.batch_id}.csv")
+        landing.write(
+            previous.rows[[spec.id_column, spec.target]], paths.landing / "labels" / f"{previous.batch_id}.csv"
+        )
         retrain_runs, champion = tick(previous.time + timedelta(days=1))
         batch, earlier_runs, _ = pending
         finish(batch, earlier_runs + retrain_runs, champion)

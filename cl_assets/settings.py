@@ -7,6 +7,7 @@ instance (DAGSTER_HOME) and the landing folder that the ingest sensor watches.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def quiet_third_party_env() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # dagster-mlflow marks its own hooks as beta when it is imported; that is its business, not the user's.
+    warnings.filterwarnings("ignore", message=r".*is currently in beta", module=r"dagster_mlflow\.")
 
 
 RETRAIN_CRON_ENV = "CL_RETRAIN_CRON"

@@ -25,7 +25,13 @@ def batch_status(con, batch_id: str) -> dict:
         "drift_check_passed": None if drift.empty else not bool(drift["drifted"].any()),
         "drifted_features": drift.loc[drift["drifted"], "feature"].tolist(),
         "drift": {
-            r.feature: {"method": r.method, "statistic": _num(r.statistic), "p_value": _num(r.p_value), "psi": _num(r.psi), "drifted": bool(r.drifted)}
+            r.feature: {
+                "method": r.method,
+                "statistic": _num(r.statistic),
+                "p_value": _num(r.p_value),
+                "psi": _num(r.psi),
+                "drifted": bool(r.drifted),
+            }
             for r in drift.itertuples()
         },
         "metrics": None
@@ -38,7 +44,9 @@ def retrains(con, run_ids: list[str]) -> list[dict]:
     if not run_ids:
         return []
     marks = ", ".join("?" for _ in run_ids)
-    found = fetch_df(con, f"select * from retrain_triggers where dagster_run_id in ({marks}) order by triggered_at", run_ids)
+    found = fetch_df(
+        con, f"select * from retrain_triggers where dagster_run_id in ({marks}) order by triggered_at", run_ids
+    )
     return found.to_dict("records")
 
 
@@ -54,13 +62,19 @@ def line(status: dict, retrain: list[dict], champion: int | None) -> str:
     elif status["drift_check_passed"]:
         drift = "no drift"
     else:
-        drift = "DRIFT " + ",".join(status["drifted_features"][:3]) + ("…" if len(status["drifted_features"]) > 3 else "")
+        drift = (
+            "DRIFT " + ",".join(status["drifted_features"][:3]) + ("…" if len(status["drifted_features"]) > 3 else "")
+        )
     m = status["metrics"]
     perf = "acc —     auc —    " if m is None else f"acc {m['accuracy']:.3f} auc {m['roc_auc'] or float('nan'):.3f}"
     if retrain:
         r = retrain[-1]
         outcome = "promoted" if r.get("promoted") else "rejected by gate" if r.get("model_version") else "failed"
-        version = f"v{int(r['model_version'])}" if r.get("model_version") == r.get("model_version") and r.get("model_version") else "—"
+        version = (
+            f"v{int(r['model_version'])}"
+            if r.get("model_version") == r.get("model_version") and r.get("model_version")
+            else "—"
+        )
         why = f"retrain[{r['kind']}] {version} {outcome}"
     else:
         why = "no retrain"

@@ -40,9 +40,7 @@ def ingest(defs, instance, batch_id: str) -> None:
 
 def snapshot(paths) -> dict[str, pd.DataFrame]:
     with warehouse.connect(paths.warehouse, read_only=True) as con:
-        return {
-t: warehouse.fetch_df(con, f"select * from {t} order by all") for t in TABLES
-        }
+        return {t: warehouse.fetch_df(con, f"select * from {t} order by all") for t in TABLES}
 
 
 def test_materializing_a_batch_twice_leaves_the_same_rows(loop):
@@ -83,7 +81,10 @@ def test_the_landing_sensor_runs_a_delivery_once_and_a_redelivery_again(loop):
 
     def tick(cursor):
         context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, definitions=defs, resources={"landing_zone": defs.resources["landing_zone"]}
+            instance=instance,
+            cursor=cursor,
+            definitions=defs,
+            resources={"landing_zone": defs.resources["landing_zone"]},
         )
         result = sensor(context)
         for request in result.dynamic_partitions_requests:

@@ -40,7 +40,8 @@ def test_a_new_category_is_drift_and_a_warning_not_a_rejection(story_run):
 def test_the_drift_failure_launches_a_retrain_through_the_sensor_and_it_is_recorded(story_run):
     shifted = story_run.batch(story_run.story.covariate_shift)["batch_id"]
     runs = [
-        r for r in retrain_runs(story_run, **{"dagster/sensor_name": "retrain_sensor"})
+        r
+        for r in retrain_runs(story_run, **{"dagster/sensor_name": "retrain_sensor"})
         if "drift_check" in r.tags["cl/trigger_kind"] and r.tags["cl/trigger_batch"] == shifted
     ]
     assert len(runs) == 1
@@ -111,9 +112,11 @@ def test_metrics_are_prequential(story_run):
 def test_every_candidate_is_an_mlflow_run_tagged_with_its_dagster_run(story_run):
     client = MlflowClient(story_run.paths.mlflow_tracking_uri)
     candidates = story_run.sql("select * from candidate_models")
-    assert len(candidates) == len(retrain_runs(story_run)) - story_run.sql(
-        "select count(*) as n from retrain_triggers where model_version is null"
-    )[0]["n"]
+    assert (
+        len(candidates)
+        == len(retrain_runs(story_run))
+        - story_run.sql("select count(*) as n from retrain_triggers where model_version is null")[0]["n"]
+    )
     for c in candidates:
         run = client.get_run(c["mlflow_run_id"])
         assert run.data.tags["dagster_run_id"] == c["dagster_run_id"]
@@ -135,8 +138,16 @@ def test_the_report_has_the_documented_shape(story_run):
     assert set(report) == {"batches", "summary"}
     assert set(report["summary"]) == {"batches", "retrains", "mean_accuracy", "mean_roc_auc", "elapsed_s"}
     keys = {
-        "batch_id", "rows", "validation_passed", "drift_check_passed", "drifted_features", "drift",
-        "metrics", "retrain_triggered", "trigger_reason", "champion_version",
+        "batch_id",
+        "rows",
+        "validation_passed",
+        "drift_check_passed",
+        "drifted_features",
+        "drift",
+        "metrics",
+        "retrain_triggered",
+        "trigger_reason",
+        "champion_version",
     }
     assert all(set(b) == keys for b in report["batches"])
     assert report["summary"]["retrains"] == sum(b["retrain_triggered"] for b in report["batches"])

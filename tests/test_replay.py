@@ -20,8 +20,20 @@ def replay(tmp_path_factory) -> tuple[dict, StatePaths]:
     home = tmp_path_factory.mktemp("noaa")
     report = home / "report.json"
     cli.main(
-        ["replay", str(NOAA), "--target", "rain", "--time", "day", "--batch-rows", str(BATCH_ROWS),
-         "--home", str(home), "--report", str(report)]
+        [
+            "replay",
+            str(NOAA),
+            "--target",
+            "rain",
+            "--time",
+            "day",
+            "--batch-rows",
+            str(BATCH_ROWS),
+            "--home",
+            str(home),
+            "--report",
+            str(report),
+        ]
     )
     return json.loads(report.read_text()), StatePaths.resolve(home)
 

@@ -1,6 +1,5 @@
 """Thin Dagster wrappers around `cl_assets.lib`, one package per stage of the loop."""
 
-
 import dagster as dg
 
 from cl_assets.settings import StatePaths, retrain_cron

@@ -1,6 +1,5 @@
 """Typed resources: where the data lives and the policies the loop runs under."""
 
-
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,7 +103,9 @@ class PromotionGate(dg.ConfigurableResource):
 
     min_roc_auc: float = Field(default=0.6, description="Minimum holdout ROC AUC for any model.")
     max_auc_drop: float = Field(default=0.005, description="Allowed overall ROC AUC drop against the champion.")
-    max_log_loss_increase: float = Field(default=0.01, description="Allowed overall log loss increase against the champion.")
+    max_log_loss_increase: float = Field(
+        default=0.01, description="Allowed overall log loss increase against the champion."
+    )
     max_slice_auc_drop: float = Field(default=0.05, description="Allowed ROC AUC drop in any one slice.")
     min_slice_rows: int = Field(default=50, description="Slices with fewer holdout rows are reported, not judged.")
 

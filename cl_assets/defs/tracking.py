@@ -5,7 +5,6 @@ whatever folder Dagster runs in; creating the experiment beforehand with an expl
 artifact location keeps every binary inside the state folder.
 """
 
-
 import dagster as dg
 from dagster_mlflow import mlflow_tracking
 from dagster_mlflow.resources import CONFIG_SCHEMA

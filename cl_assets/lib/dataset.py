@@ -91,7 +91,7 @@ def infer_spec(
         if col not in frame.columns:
             raise DatasetError(f"--categorical column '{col}' is not in the file")
     labels = set(pd.Series(frame[target]).dropna().unique().tolist())
-    if not labels <= {0, 1, True, False}:
+    if not labels <= {0, 1}:
         raise DatasetError(f"target column '{target}' must hold 0/1 labels; found {sorted(map(str, labels))[:5]}")
     reserved = {target, id_column, time_column}
     forced_cat = set(categorical or [])

@@ -116,7 +116,10 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[Outcome]:
     except KeyError:
         definition = asset.add_batch_definition_whole_dataframe("whole")
     gx_suite = gx.ExpectationSuite(
-        name=name, expectations=[{"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta", {})} for e in suite["expectations"]]
+        name=name,
+        expectations=[
+            {"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta", {})} for e in suite["expectations"]
+        ],
     )
     batch = definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10})
@@ -160,8 +163,11 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
     rows = len(frame)
     expectations = [
         exp(
-            "expect_table_row_count_to_be_between", ERROR, "a batch holds rows, and not absurdly many",
-            min_value=1, max_value=max(rows * 100, 1000),
+            "expect_table_row_count_to_be_between",
+            ERROR,
+            "a batch holds rows, and not absurdly many",
+            min_value=1,
+            max_value=max(rows * 100, 1000),
         ),
         exp("expect_column_values_to_not_be_null", ERROR, "every row has an id", column=spec.id_column),
         exp("expect_column_values_to_be_unique", ERROR, "ids are unique within a batch", column=spec.id_column),
@@ -169,7 +175,9 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
     for col in spec.raw_columns:
         expectations.append(exp("expect_column_to_exist", ERROR, "the column the model reads is present", column=col))
     if spec.time_column:
-        expectations.append(exp("expect_column_values_to_not_be_null", ERROR, "every row has a time", column=spec.time_column))
+        expectations.append(
+            exp("expect_column_values_to_not_be_null", ERROR, "every row has a time", column=spec.time_column)
+        )
     for col in spec.numeric:
         values = pd.to_numeric(frame[col], errors="coerce")
         lo, hi = float(values.min()), float(values.max())
@@ -177,21 +185,38 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
         null_rate = float(values.isna().mean())
         expectations += [
             exp(
-                "expect_column_values_to_be_in_type_list", ERROR, "numeric features hold numbers",
-                column=col, type_list=["int", "int64", "int32", "float", "float64", "float32", "Int64", "Float64"],
+                "expect_column_values_to_be_in_type_list",
+                ERROR,
+                "numeric features hold numbers",
+                column=col,
+                type_list=["int", "int64", "int32", "float", "float64", "float32", "Int64", "Float64"],
             ),
             exp(
-                "expect_column_values_to_be_between", WARNING, "values within the reference range, with a margin",
-                column=col, min_value=round(lo - pad, 6), max_value=round(hi + pad, 6), mostly=0.99,
+                "expect_column_values_to_be_between",
+                WARNING,
+                "values within the reference range, with a margin",
+                column=col,
+                min_value=round(lo - pad, 6),
+                max_value=round(hi + pad, 6),
+                mostly=0.99,
             ),
             exp(
-                "expect_column_values_to_not_be_null", ERROR, "nulls no more often than in the reference, with slack",
-                column=col, mostly=round(max(0.0, 1 - null_rate - 0.05), 4),
+                "expect_column_values_to_not_be_null",
+                ERROR,
+                "nulls no more often than in the reference, with slack",
+                column=col,
+                mostly=round(max(0.0, 1 - null_rate - 0.05), 4),
             ),
         ]
     for col in spec.categorical:
         seen = sorted(str(v) for v in frame[col].dropna().unique())
         expectations.append(
-            exp("expect_column_values_to_be_in_set", WARNING, "categories seen in the reference", column=col, value_set=seen)
+            exp(
+                "expect_column_values_to_be_in_set",
+                WARNING,
+                "categories seen in the reference",
+                column=col,
+                value_set=seen,
+            )
         )
     return {"name": name, "expectations": expectations, "meta": {"proposed_from_rows": rows, "dataset": spec.name}}

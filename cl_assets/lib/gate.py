@@ -46,12 +46,13 @@ def decide(candidate: dict[str, dict], champion: dict[str, dict] | None, rules: 
         other = champion.get(name)
         if name == OVERALL or other is None or metrics["rows"] < rules.min_slice_rows:
             continue
-        if metrics["roc_auc"] is not None and other["roc_auc"] is not None:
-            if metrics["roc_auc"] < other["roc_auc"] - rules.max_slice_auc_drop:
-                reasons.append(
-                    f"slice '{name}': candidate ROC AUC {metrics['roc_auc']:.4f} is more than "
-                    f"{rules.max_slice_auc_drop} below the champion's {other['roc_auc']:.4f}"
-                )
+        if None in (metrics["roc_auc"], other["roc_auc"]):
+            continue
+        if metrics["roc_auc"] < other["roc_auc"] - rules.max_slice_auc_drop:
+            reasons.append(
+                f"slice '{name}': candidate ROC AUC {metrics['roc_auc']:.4f} is more than "
+                f"{rules.max_slice_auc_drop} below the champion's {other['roc_auc']:.4f}"
+            )
     passed = not reasons
     if passed:
         reasons = [

@@ -48,7 +48,9 @@ def log_and_register(model, input_example, registered_model: str) -> int:
     try:
         client.get_registered_model(registered_model)
     except mlflow.exceptions.MlflowException:
-        client.create_registered_model(registered_model, description="Candidates of the cl_assets loop; @champion serves.")
+        client.create_registered_model(
+            registered_model, description="Candidates of the cl_assets loop; @champion serves."
+        )
     version = client.create_model_version(
         registered_model, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
     )

@@ -132,12 +132,16 @@ def render(model: SqlModel, variables: dict, relation: Callable[[str], str]) -> 
     env.filters["ident"] = ident
     try:
         template = env.from_string(model.sql)
-        return template.render(
-            ref=relation,
-            source=lambda _source, table: relation(table),
-            var=var,
-            config=lambda **_: "",
-        ).strip().rstrip(";")
+        return (
+            template.render(
+                ref=relation,
+                source=lambda _source, table: relation(table),
+                var=var,
+                config=lambda **_: "",
+            )
+            .strip()
+            .rstrip(";")
+        )
     except jinja2.TemplateError as exc:
         raise SqlModelError(f"{model.path}: {exc}") from exc
 

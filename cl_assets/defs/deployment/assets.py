@@ -1,6 +1,5 @@
 """The champion: promoted through the gate, profiled for drift, scoring every new batch."""
 
-
 from datetime import datetime
 
 import dagster as dg
@@ -16,19 +15,25 @@ from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, replace_row
 
 
 @dg.asset(deps=[evaluation_report], group_name="deployment", kinds={"mlflow", "duckdb"}, pool="duckdb")
-def champion_model(context: dg.AssetExecutionContext, warehouse: Warehouse, model_registry: ModelRegistry) -> dg.MaterializeResult:
+def champion_model(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, model_registry: ModelRegistry
+) -> dg.MaterializeResult:
     """The model version serving predictions: the candidate of a passing gate, marked with MLflow's 'champion' alias."""
     with warehouse.connect(read_only=True) as con:
         decision = latest_decision(con)
         previous = current(con)
-        candidate = fetch_one(con, "select * from candidate_models where model_version = ?", [decision["candidate_version"]])
+        candidate = fetch_one(
+            con, "select * from candidate_models where model_version = ?", [decision["candidate_version"]]
+        )
         holdout = fetch_one(
             con,
             "select accuracy, roc_auc from evaluation_reports where report_id = ? and model_role = 'candidate' and slice = ?",
             [decision["report_id"], modeling.OVERALL],
         )
     if not decision["passed"]:
-        raise dg.Failure(f"model version {decision['candidate_version']} did not pass the promotion gate ({decision['report_id']})")
+        raise dg.Failure(
+            f"model version {decision['candidate_version']} did not pass the promotion gate ({decision['report_id']})"
+        )
     version = int(decision["candidate_version"])
     model_registry.set_alias(registry.CHAMPION, version)
     reason = "first model" if previous is None else f"passed the gate against version {int(previous['model_version'])}"
@@ -37,11 +42,15 @@ def champion_model(context: dg.AssetExecutionContext, warehouse: Warehouse, mode
             con,
             "champion_history",
             {
-                "model_version": version, "promoted_at": datetime.now(),
+                "model_version": version,
+                "promoted_at": datetime.now(),
                 "previous_version": None if previous is None else int(previous["model_version"]),
-                "reason": reason, "report_id": decision["report_id"], "trigger_id": candidate["trigger_id"],
+                "reason": reason,
+                "report_id": decision["report_id"],
+                "trigger_id": candidate["trigger_id"],
                 "training_set_version": int(candidate["training_set_version"]),
-                "holdout_accuracy": float(holdout["accuracy"]), "holdout_roc_auc": float(holdout["roc_auc"]),
+                "holdout_accuracy": float(holdout["accuracy"]),
+                "holdout_roc_auc": float(holdout["roc_auc"]),
                 "dagster_run_id": context.run.run_id,
             },
         )
@@ -94,7 +103,9 @@ def reference_profile(
     pool="duckdb",
     output_required=False,
 )
-def predictions(context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, model_registry: ModelRegistry):
+def predictions(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, model_registry: ModelRegistry
+):
     """The champion's scores for each row of a batch, made when the batch lands, before its labels exist."""
     batch_id = context.partition_key
     spec = dataset.spec()
@@ -102,7 +113,9 @@ def predictions(context: dg.AssetExecutionContext, warehouse: Warehouse, dataset
         champion = current(con)
         features = fetch_df(con, "select * from batch_features where batch_id = ?", [batch_id])
     if champion is None:
-        context.log.info(f"batch '{batch_id}' is not scored: no champion yet (the first model trains once labels arrive)")
+        context.log.info(
+            f"batch '{batch_id}' is not scored: no champion yet (the first model trains once labels arrive)"
+        )
         return
     version = int(champion["model_version"])
     score = modeling.scores(model_registry.load(version), features, spec)

@@ -1,6 +1,5 @@
 """Reading the current champion, as recorded by the champion_model asset."""
 
-
 from cl_assets.lib.warehouse import fetch_one
 
 

@@ -1,6 +1,5 @@
 """The evaluation report: candidate and champion judged on the same holdout rows."""
 
-
 import uuid
 from datetime import datetime
 
@@ -42,33 +41,41 @@ def evaluation_report(
     passed, reasons = gate.decide(results["candidate"], results.get("champion"), promotion_gate.rules())
     report_id = f"report-{uuid.uuid4().hex[:8]}"
     now = datetime.now()
-    rows = [
-        {"role": role, "slice": name, **m}
-        for role, by_slice in results.items()
-        for name, m in by_slice.items()
-    ]
+    rows = [{"role": role, "slice": name, **m} for role, by_slice in results.items() for name, m in by_slice.items()]
     with warehouse.connect() as con:
         for r in rows:
             append_row(
                 con,
                 "evaluation_reports",
                 {
-                    "report_id": report_id, "candidate_version": models["candidate"],
-                    "champion_version": models.get("champion"), "model_role": r["role"], "slice": r["slice"],
-                    "rows": r["rows"], "accuracy": r["accuracy"], "roc_auc": r["roc_auc"],
-                    "log_loss": r["log_loss"], "evaluated_at": now,
+                    "report_id": report_id,
+                    "candidate_version": models["candidate"],
+                    "champion_version": models.get("champion"),
+                    "model_role": r["role"],
+                    "slice": r["slice"],
+                    "rows": r["rows"],
+                    "accuracy": r["accuracy"],
+                    "roc_auc": r["roc_auc"],
+                    "log_loss": r["log_loss"],
+                    "evaluated_at": now,
                 },
             )
         append_row(
             con,
             "gate_decisions",
             {
-                "report_id": report_id, "candidate_version": models["candidate"],
-                "champion_version": models.get("champion"), "passed": passed, "reasons": reasons,
-                "decided_at": now, "dagster_run_id": context.run.run_id,
+                "report_id": report_id,
+                "candidate_version": models["candidate"],
+                "champion_version": models.get("champion"),
+                "passed": passed,
+                "reasons": reasons,
+                "decided_at": now,
+                "dagster_run_id": context.run.run_id,
             },
         )
-    table = pd.DataFrame(rows)[["slice", "role", "rows", "roc_auc", "accuracy", "log_loss"]].sort_values(["slice", "role"])
+    table = pd.DataFrame(rows)[["slice", "role", "rows", "roc_auc", "accuracy", "log_loss"]].sort_values(
+        ["slice", "role"]
+    )
     return dg.MaterializeResult(
         metadata={
             "report_id": report_id,

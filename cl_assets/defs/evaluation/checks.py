@@ -1,6 +1,5 @@
 """The promotion gate as a blocking check: a failing candidate never becomes champion."""
 
-
 import json
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """Each SQL file in dbt_like_sql/ becomes an asset; its refs become its dependencies."""
 
-
 import hashlib
 
 import dagster as dg
@@ -32,7 +31,9 @@ def _asset_for(model: sql_models.SqlModel) -> dg.AssetsDefinition:
         partition = context.partition_key if model.partitioned else None
         with warehouse.connect() as con:
             rows = sql_models.build(con, model, dataset.spec().sql_vars(), partition)
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows, **({"batch_id": partition} if partition else {})})
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows, **({"batch_id": partition} if partition else {})}
+        )
 
     return _build
 

@@ -1,6 +1,5 @@
 """Landed files become partitions: feature batches and the labels that arrive after them."""
 
-
 from datetime import UTC, datetime
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """The landing sensor: every new or re-delivered file becomes a run for its batch."""
 
-
 import json
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """Drift of each batch against the champion's reference, and the champion's realized performance."""
 
-
 from datetime import datetime
 
 import dagster as dg
@@ -93,6 +92,8 @@ def batch_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -
             "roc_auc": overall["roc_auc"] if overall["roc_auc"] is not None else float("nan"),
             "log_loss": overall["log_loss"],
             "labeled_rows": overall["rows"],
-            "by_slice": dg.MetadataValue.md(markdown.table(frame[["slice", "rows", "accuracy", "roc_auc", "log_loss"]])),
+            "by_slice": dg.MetadataValue.md(
+                markdown.table(frame[["slice", "rows", "accuracy", "roc_auc", "log_loss"]])
+            ),
         }
     )

@@ -1,6 +1,5 @@
 """Monitoring checks: their failures are what the retrain sensor reacts to."""
 
-
 import math
 
 import dagster as dg
@@ -23,13 +22,20 @@ from cl_assets.lib.warehouse import fetch_df, fetch_one
         "their statistics. The retrain sensor launches retrain_job on a failure."
     ),
 )
-def drift_check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, monitoring_policy: MonitoringPolicy) -> dg.AssetCheckResult:
+def drift_check(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, monitoring_policy: MonitoringPolicy
+) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     with warehouse.connect(read_only=True) as con:
         rows = fetch_df(con, "select * from drift_metrics where batch_id = ? order by psi desc", [batch_id])
     drifted = rows[rows["drifted"]]
     evidence = {
-        r.feature: {"method": r.method, "statistic": round(r.statistic, 5), "p_value": float(f"{r.p_value:.3g}"), "psi": round(r.psi, 4)}
+        r.feature: {
+            "method": r.method,
+            "statistic": round(r.statistic, 5),
+            "p_value": float(f"{r.p_value:.3g}"),
+            "psi": round(r.psi, 4),
+        }
         for r in drifted.itertuples()
     }
     return dg.AssetCheckResult(
@@ -48,7 +54,9 @@ def drift_check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, mo
             "alpha": monitoring_policy.alpha,
             "psi_threshold": monitoring_policy.psi_threshold,
             "max_psi": float(rows["psi"].max()) if len(rows) else 0.0,
-            "drifted": dg.MetadataValue.md(markdown.table(drifted[["feature", "method", "statistic", "p_value", "psi"]])),
+            "drifted": dg.MetadataValue.md(
+                markdown.table(drifted[["feature", "method", "statistic", "p_value", "psi"]])
+            ),
         },
     )
 
@@ -80,7 +88,9 @@ def performance_check(
     auc_drop = float(champion["holdout_roc_auc"] - auc) if auc is not None and math.isfinite(auc) else 0.0
     failures = []
     if acc_drop > monitoring_policy.max_accuracy_drop:
-        failures.append(f"accuracy {realized['accuracy']:.4f} is {acc_drop:.4f} below the holdout's {champion['holdout_accuracy']:.4f}")
+        failures.append(
+            f"accuracy {realized['accuracy']:.4f} is {acc_drop:.4f} below the holdout's {champion['holdout_accuracy']:.4f}"
+        )
     if auc_drop > monitoring_policy.max_auc_drop:
         failures.append(f"ROC AUC {auc:.4f} is {auc_drop:.4f} below the holdout's {champion['holdout_roc_auc']:.4f}")
     evidence = {
@@ -93,7 +103,8 @@ def performance_check(
     return dg.AssetCheckResult(
         passed=not failures,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"batch '{batch_id}', model version {evidence['model_version']}: " + ("; ".join(failures) or "within the allowed drop"),
+        description=f"batch '{batch_id}', model version {evidence['model_version']}: "
+        + ("; ".join(failures) or "within the allowed drop"),
         metadata={
             "batch_id": batch_id,
             "evidence": dg.MetadataValue.json(evidence),

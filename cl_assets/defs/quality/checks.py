@@ -1,6 +1,5 @@
 """Great Expectations suites from `expectations/` run as blocking asset checks."""
 
-
 from datetime import datetime
 
 import dagster as dg
@@ -16,11 +15,19 @@ SUITE = "raw_batches"
 
 def _record(con, batch_id: str, suite: dict, outcomes: list[expectations.Outcome], run_id: str) -> str:
     sha = expectations.suite_sha(suite)
-    if not con.execute("select 1 from expectation_suites where suite = ? and suite_sha = ?", [suite["name"], sha]).fetchall():
+    if not con.execute(
+        "select 1 from expectation_suites where suite = ? and suite_sha = ?", [suite["name"], sha]
+    ).fetchall():
         append_row(
             con,
             "expectation_suites",
-            {"suite": suite["name"], "suite_sha": sha, "expectations": len(suite["expectations"]), "body": suite, "first_seen_at": datetime.now()},
+            {
+                "suite": suite["name"],
+                "suite_sha": sha,
+                "expectations": len(suite["expectations"]),
+                "body": suite,
+                "first_seen_at": datetime.now(),
+            },
         )
     con.execute("delete from validation_results where batch_id = ? and suite = ?", [batch_id, suite["name"]])
     for o in outcomes:
@@ -28,11 +35,20 @@ def _record(con, batch_id: str, suite: dict, outcomes: list[expectations.Outcome
             con,
             "validation_results",
             {
-                "batch_id": batch_id, "asset": SUITE, "suite": suite["name"], "suite_sha": sha,
-                "expectation": o.expectation, "column_name": o.column, "severity": o.severity,
-                "success": o.success, "observed": o.observed, "unexpected_count": o.unexpected_count,
-                "unexpected_percent": o.unexpected_percent, "sample": str(o.sample[:10]),
-                "validated_at": datetime.now(), "dagster_run_id": run_id,
+                "batch_id": batch_id,
+                "asset": SUITE,
+                "suite": suite["name"],
+                "suite_sha": sha,
+                "expectation": o.expectation,
+                "column_name": o.column,
+                "severity": o.severity,
+                "success": o.success,
+                "observed": o.observed,
+                "unexpected_count": o.unexpected_count,
+                "unexpected_percent": o.unexpected_percent,
+                "sample": str(o.sample[:10]),
+                "validated_at": datetime.now(),
+                "dagster_run_id": run_id,
             },
         )
     return sha
@@ -50,7 +66,9 @@ def _record(con, batch_id: str, suite: dict, outcomes: list[expectations.Outcome
         "the validation_results table."
     ),
 )
-def raw_batches_suite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, dataset: Dataset) -> dg.AssetCheckResult:
+def raw_batches_suite(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, dataset: Dataset
+) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     suite = dataset.suite(SUITE)
     with warehouse.connect() as con:
@@ -71,7 +89,8 @@ def raw_batches_suite(context: dg.AssetCheckExecutionContext, warehouse: Warehou
     return dg.AssetCheckResult(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
-        description="; ".join(o.describe() for o in failed)[:2000] or f"batch '{batch_id}' meets all {len(outcomes)} expectations",
+        description="; ".join(o.describe() for o in failed)[:2000]
+        or f"batch '{batch_id}' meets all {len(outcomes)} expectations",
         metadata={
             "batch_id": batch_id,
             "suite": f"{suite['name']}@{sha}",

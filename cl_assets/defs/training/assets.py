@@ -1,11 +1,9 @@
 """Retraining: why it runs, what it learns from, and the candidate it produces."""
 
-
 import json
 from datetime import datetime
 
 import dagster as dg
-import pandas as pd
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
@@ -34,7 +32,9 @@ def retrain_trigger(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     record = triggers.from_tags(context.run.tags, context.run.run_id)
     with warehouse.connect() as con:
         con.execute("delete from retrain_triggers where trigger_id = ?", [record["trigger_id"]])
-        append_row(con, "retrain_triggers", {**record, "triggered_at": datetime.now(), "dagster_run_id": context.run.run_id})
+        append_row(
+            con, "retrain_triggers", {**record, "triggered_at": datetime.now(), "dagster_run_id": context.run.run_id}
+        )
     return dg.MaterializeResult(
         metadata={
             "trigger_id": record["trigger_id"],
@@ -47,7 +47,12 @@ def retrain_trigger(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     )
 
 
-@dg.asset(deps=[retrain_trigger, "batch_features", "batch_labels"], group_name="training", kinds={"duckdb", "pandas"}, pool="duckdb")
+@dg.asset(
+    deps=[retrain_trigger, "batch_features", "batch_labels"],
+    group_name="training",
+    kinds={"duckdb", "pandas"},
+    pool="duckdb",
+)
 def training_set(
     context: dg.AssetExecutionContext, config: TrainingSetConfig, warehouse: Warehouse, dataset: Dataset
 ) -> dg.MaterializeResult:
@@ -71,9 +76,13 @@ def training_set(
             con,
             "training_set_versions",
             {
-                "version": version, "created_at": datetime.now(), "trigger_id": trigger_id,
-                "dagster_run_id": context.run.run_id, "batches": batches,
-                "rows_train": counts.get("train", 0), "rows_holdout": counts.get("holdout", 0),
+                "version": version,
+                "created_at": datetime.now(),
+                "trigger_id": trigger_id,
+                "dagster_run_id": context.run.run_id,
+                "batches": batches,
+                "rows_train": counts.get("train", 0),
+                "rows_holdout": counts.get("holdout", 0),
                 "recipe": config.model_dump(),
             },
         )
@@ -134,9 +143,14 @@ def candidate_model(
             con,
             "candidate_models",
             {
-                "model_version": model_version, "registered_model": model_registry.registered_model,
-                "mlflow_run_id": run_id, "trigger_id": trigger_id, "training_set_version": version,
-                "params": params, "metrics": holdout_metrics, "trained_at": datetime.now(),
+                "model_version": model_version,
+                "registered_model": model_registry.registered_model,
+                "mlflow_run_id": run_id,
+                "trigger_id": trigger_id,
+                "training_set_version": version,
+                "params": params,
+                "metrics": holdout_metrics,
+                "trained_at": datetime.now(),
                 "dagster_run_id": context.run.run_id,
             },
         )

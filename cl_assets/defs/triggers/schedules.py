@@ -1,6 +1,5 @@
 """The periodic retrain: a schedule beside the event-driven triggers."""
 
-
 import dagster as dg
 
 from cl_assets.defs.jobs import retrain_job
@@ -24,6 +23,8 @@ def periodic_retrain_schedule(cron: str) -> dg.ScheduleDefinition:
         if context.instance.get_latest_materialization_event(dg.AssetKey("champion_model")) is None:
             return dg.SkipReason("no champion yet: the first model is trained by the retrain sensor's bootstrap")
         when = context.scheduled_execution_time.isoformat()
-        return dg.RunRequest(run_key=f"schedule:{when}", tags=triggers.tags("schedule", f"periodic retrain scheduled for {when}"))
+        return dg.RunRequest(
+            run_key=f"schedule:{when}", tags=triggers.tags("schedule", f"periodic retrain scheduled for {when}")
+        )
 
     return _schedule

@@ -5,7 +5,6 @@ it needs is in the event log: failed monitoring checks with their evidence, and 
 champion exists yet.
 """
 
-
 import json
 
 import dagster as dg
@@ -48,7 +47,11 @@ def _failures(instance: dg.DagsterInstance, after: int) -> list[dict]:
 
 
 def _latest_check_id(instance: dg.DagsterInstance) -> int:
-    ids = [r.id for key in WATCHED_CHECKS for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=1)]
+    ids = [
+        r.id
+        for key in WATCHED_CHECKS
+        for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    ]
     return max(ids, default=0)
 
 
@@ -67,10 +70,7 @@ def _latest_check_id(instance: dg.DagsterInstance) -> int:
 )
 def retrain_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
-    if context.cursor is None:
-        after = _latest_check_id(instance)
-    else:
-        after = json.loads(context.cursor)["after"]
+    after = _latest_check_id(instance) if context.cursor is None else json.loads(context.cursor)["after"]
     failures = _failures(instance, after)
     cursor = json.dumps({"after": max([after, *(f["id"] for f in failures)])})
     if instance.get_runs(filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1):
