@@ -89,6 +89,43 @@ def replay(args: argparse.Namespace) -> None:
     _print_summary(result["summary"], args.report)
 
 
+def expectations_init(args: argparse.Namespace) -> None:
+    """Propose a raw-batch suite from a reference file, for a person to review and commit."""
+    from cl_assets.lib import expectations, landing
+    from cl_assets.lib.dataset import DatasetError, infer_spec
+
+    path = Path(args.source)
+    if not path.is_file():
+        sys.exit(f"no such file: {path}")
+    frame = landing.read(path)
+    try:
+        spec = infer_spec(
+            frame,
+            name=path.stem,
+            target=args.target,
+            id_column=args.id,
+            time_column=args.time,
+            slice_column=args.slice,
+            categorical=args.categorical,
+        )
+    except DatasetError as exc:
+        sys.exit(f"{path}: {exc}")
+    reference = frame.drop(columns=[spec.target])
+    if spec.id_column not in reference.columns:  # `cl replay` numbers the rows when there is no id
+        reference[spec.id_column] = range(len(reference))
+    suite = expectations.infer_suite(reference, spec, margin=args.margin)
+    out = Path(args.out) if args.out else StatePaths.resolve(args.home).suites / "raw_batches.json"
+    if out.exists() and not args.force:
+        sys.exit(f"{out} exists: review it, or pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(suite, indent=2) + "\n")
+    errors = sum(e["meta"]["severity"] == "error" for e in suite["expectations"])
+    print(
+        f"proposed {len(suite['expectations'])} expectations ({errors} errors, the rest warnings) from {len(frame)} rows"
+    )
+    print(f"wrote {out}: review the ranges and sets, set each expectation's meta.severity, then commit it")
+
+
 def dev(args: argparse.Namespace) -> None:
     """Open the state folder in the Dagster UI (webserver and daemon)."""
     paths = StatePaths.resolve(args.home).prepare()
@@ -123,6 +160,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reset", action="store_true", help="delete the state folder first")
     _home(p)
     p.set_defaults(func=replay)
+
+    p = sub.add_parser("expectations", help="Great Expectations suites of the data contract")
+    ex = p.add_subparsers(dest="action", required=True)
+    p = ex.add_parser("init", help="propose a raw-batch suite from a reference file, for review")
+    p.add_argument("--from", dest="source", required=True, help="reference CSV or Parquet file (one good batch)")
+    p.add_argument("--target", required=True, help="0/1 label column (not part of the feature batches)")
+    p.add_argument("--time", help="time column")
+    p.add_argument("--id", help="id column (default: the row number, as `cl replay` does)")
+    p.add_argument("--categorical", nargs="*", default=[], help="columns to treat as categorical")
+    p.add_argument("--slice", help="slice column")
+    p.add_argument("--margin", type=float, default=0.5, help="widen observed ranges by this share of their span")
+    p.add_argument("--out", help="suite file to write (default: <home>/expectations/raw_batches.json)")
+    p.add_argument("--force", action="store_true", help="replace an existing suite file")
+    _home(p)
+    p.set_defaults(func=expectations_init)
 
     p = sub.add_parser("dev", help="open the state folder in the Dagster UI (dagster dev)")
     p.add_argument("--port", type=int, default=3000)

@@ -75,7 +75,8 @@ def play(
         with warehouse.connect(paths.warehouse, read_only=True) as con:
             status = timeline.batch_status(con, batch.batch_id)
             retrained = timeline.retrains(con, retrain_runs)
-        echo(timeline.line(status, retrained, champion))
+            rejected = timeline.rejection(con, batch.batch_id)
+        echo(timeline.line(status, retrained, champion, rejected))
         last = retrained[-1] if retrained else None
         rows.append(
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from cl_assets.lib.modeling import OVERALL
-from cl_assets.lib.warehouse import fetch_df
+from cl_assets.lib.warehouse import fetch_df, fetch_one, query
 
 
 def _num(value):
@@ -14,8 +14,8 @@ def _num(value):
 
 def batch_status(con, batch_id: str) -> dict:
     rows = con.execute("select count(*) from raw_batches where batch_id = ?", [batch_id]).fetchall()[0][0]
-    checks = fetch_df(con, "select severity, success from validation_results where batch_id = ?", [batch_id])
-    validation = None if checks.empty else bool((checks["success"] | (checks["severity"] != "error")).all())
+    delivery = latest_delivery(con, batch_id)
+    validation = None if delivery is None else delivery["status"] != "quarantined"
     drift = fetch_df(con, "select * from drift_metrics where batch_id = ? order by psi desc", [batch_id])
     perf = fetch_df(con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, OVERALL])
     return {
@@ -40,6 +40,19 @@ def batch_status(con, batch_id: str) -> dict:
     }
 
 
+def latest_delivery(con, batch_id: str, asset: str = "raw_batches") -> dict | None:
+    return fetch_one(con, query("latest_delivery"), {"batch_id": batch_id, "asset": asset})
+
+
+def rejection(con, batch_id: str) -> str | None:
+    """Why the batch's latest delivery (features, then labels) was quarantined, if it was."""
+    for asset in ("raw_batches", "batch_labels"):
+        delivery = latest_delivery(con, batch_id, asset)
+        if delivery and delivery["status"] == "quarantined":
+            return f"{'labels ' if asset == 'batch_labels' else ''}rejected: {delivery['reason']}"
+    return None
+
+
 def retrains(con, run_ids: list[str]) -> list[dict]:
     if not run_ids:
         return []
@@ -55,7 +68,7 @@ def champion_version(con) -> int | None:
     return int(row[0][0]) if row else None
 
 
-def line(status: dict, retrain: list[dict], champion: int | None) -> str:
+def line(status: dict, retrain: list[dict], champion: int | None, rejected: str | None = None) -> str:
     valid = {None: "not validated", True: "valid", False: "REJECTED"}[status["validation_passed"]]
     if status["drift_check_passed"] is None:
         drift = "drift: n/a"
@@ -79,4 +92,5 @@ def line(status: dict, retrain: list[dict], champion: int | None) -> str:
     else:
         why = "no retrain"
     champ = f"champion v{champion}" if champion else "no champion"
-    return f"{status['batch_id']:<14} rows {status['rows']:>6}  {valid:<13} {drift:<42} {perf}  {why:<40} {champ}"
+    text = f"{status['batch_id']:<14} rows {status['rows']:>6}  {valid:<13} {drift:<42} {perf}  {why:<40} {champ}"
+    return f"{text}\n{'':<14} {rejected[:300]}" if rejected else text

@@ -25,10 +25,57 @@ ASSET_KEYS = [
     "training_set",
 ]
 CHECK_KEYS = [
+    "batch_labels:entity_id_known",
+    "batch_labels:entity_id_not_null",
+    "batch_labels:file_is_readable",
+    "batch_labels:label_in_allowed_set",
+    "batch_labels:label_matches_stored_label",
+    "batch_labels:label_not_conflicting",
+    "batch_labels:label_not_null",
+    "batch_labels:row_count_in_bounds",
     "batch_performance:performance_check",
     "drift_metrics:drift_check",
     "evaluation_report:promotion_gate",
-    "raw_batches:raw_batches_suite",
+    "raw_batches:age_in_range",
+    "raw_batches:age_not_null",
+    "raw_batches:age_present",
+    "raw_batches:age_type",
+    "raw_batches:channel_in_allowed_set",
+    "raw_batches:channel_present",
+    "raw_batches:columns_match_contract",
+    "raw_batches:customer_id_not_null",
+    "raw_batches:customer_id_not_seen_before",
+    "raw_batches:customer_id_present",
+    "raw_batches:customer_id_unique",
+    "raw_batches:discount_pct_in_range",
+    "raw_batches:discount_pct_not_null",
+    "raw_batches:discount_pct_present",
+    "raw_batches:discount_pct_type",
+    "raw_batches:event_time_utc_not_future_or_far_past",
+    "raw_batches:event_time_utc_not_null",
+    "raw_batches:event_time_utc_present",
+    "raw_batches:file_is_readable",
+    "raw_batches:monthly_spend_in_range",
+    "raw_batches:monthly_spend_not_null",
+    "raw_batches:monthly_spend_present",
+    "raw_batches:monthly_spend_type",
+    "raw_batches:plan_in_allowed_set",
+    "raw_batches:plan_present",
+    "raw_batches:region_in_allowed_set",
+    "raw_batches:region_present",
+    "raw_batches:row_count_in_bounds",
+    "raw_batches:sessions_last_week_in_range",
+    "raw_batches:sessions_last_week_not_null",
+    "raw_batches:sessions_last_week_present",
+    "raw_batches:sessions_last_week_type",
+    "raw_batches:support_calls_in_range",
+    "raw_batches:support_calls_not_null",
+    "raw_batches:support_calls_present",
+    "raw_batches:support_calls_type",
+    "raw_batches:tenure_months_in_range",
+    "raw_batches:tenure_months_not_null",
+    "raw_batches:tenure_months_present",
+    "raw_batches:tenure_months_type",
 ]
 
 
@@ -81,10 +128,15 @@ def test_sensors_and_schedule_are_on_by_default(repo):
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
-def test_blocking_checks_guard_the_gate_and_the_raw_batches(repo):
+def test_error_expectations_block_and_warnings_do_not(repo):
     graph = repo.asset_graph
-    blocking = {str(k.name) for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
-    assert blocking == {"raw_batches_suite", "promotion_gate"}
+    blocking = {
+        f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys if graph.get_check_spec(k).blocking
+    }
+    warnings = {f"raw_batches:{c}_in_allowed_set" for c in ("region", "channel", "plan")}
+    fixed = {"drift_metrics:drift_check", "batch_performance:performance_check"}
+    assert blocking == set(CHECK_KEYS) - warnings - fixed
+    assert "evaluation_report:promotion_gate" in blocking and "raw_batches:file_is_readable" in blocking
 
 
 def test_dagster_loads_the_workspace_file(tmp_path):

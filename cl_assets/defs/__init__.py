@@ -16,20 +16,20 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.ingest.sensors import landing_sensor
     from cl_assets.defs.monitoring import assets as monitoring
     from cl_assets.defs.monitoring import checks as monitors
-    from cl_assets.defs.quality import checks as quality
     from cl_assets.defs.resources import Dataset, Landing, ModelRegistry, MonitoringPolicy, PromotionGate, Warehouse
     from cl_assets.defs.tracking import tracking_resource
     from cl_assets.defs.training import assets as training
     from cl_assets.defs.triggers.schedules import periodic_retrain_schedule
     from cl_assets.defs.triggers.sensors import automation_sensor, retrain_sensor
 
+    dataset = Dataset(spec_path=str(paths.dataset_spec), suites_dir=str(paths.suites))
     model_registry = ModelRegistry(
         tracking_uri=paths.mlflow_tracking_uri, artifact_location=str(paths.mlflow_artifacts)
     )
     return dg.Definitions(
         assets=[
-            ingest.raw_batches,
-            ingest.batch_labels,
+            ingest.raw_batches_asset(dataset.suite(ingest.RAW_SUITE)),
+            ingest.batch_labels_asset(dataset.suite(ingest.LABELS_SUITE)),
             *sql_model_assets(),
             training.retrain_trigger,
             training.training_set,
@@ -41,14 +41,14 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             monitoring.drift_metrics,
             monitoring.batch_performance,
         ],
-        asset_checks=[quality.raw_batches_suite, gate.promotion_gate, monitors.drift_check, monitors.performance_check],
+        asset_checks=[gate.promotion_gate, monitors.drift_check, monitors.performance_check],
         jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job],
         sensors=[landing_sensor, retrain_sensor, automation_sensor],
         schedules=[periodic_retrain_schedule(cron or retrain_cron())],
         resources={
             "warehouse": Warehouse(path=str(paths.warehouse)),
             "landing_zone": Landing(path=str(paths.landing)),
-            "dataset": Dataset(spec_path=str(paths.dataset_spec), suites_dir=str(paths.suites)),
+            "dataset": dataset,
             "model_registry": model_registry,
             "monitoring_policy": MonitoringPolicy(),
             "promotion_gate": PromotionGate(),

@@ -6,7 +6,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from cl_assets.lib import registry, scenario, warehouse
+from cl_assets.lib import landing, registry, scenario, warehouse
+from cl_assets.lib.contracts import BadFile
 from cl_assets.lib.dataset import DatasetSpec
 from cl_assets.lib.drift import DriftThresholds
 from cl_assets.lib.expectations import load_suite
@@ -31,16 +32,34 @@ class Landing(dg.ConfigurableResource):
     """The folder new files land in: `batches/<batch_id>.csv|parquet` and `labels/<batch_id>.*`."""
 
     path: str = Field(description="Landing folder watched by the landing sensor.")
+    max_file_mb: float = Field(default=256, description="Files larger than this are quarantined unread.")
+    future_tolerance_hours: float = Field(
+        default=24, description="Event times may lie this far after the file's arrival; later ones are in the future."
+    )
+    out_of_order_days: float = Field(
+        default=30, description="Event times may lie this far before the newest accepted event time."
+    )
 
     def folder(self, kind: str) -> Path:
         return Path(self.path) / kind
 
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
     def file_for(self, kind: str, batch_id: str) -> Path:
+        """The landed file of a batch; a batch id that would leave the folder is refused."""
+        if not landing.BATCH_ID.match(batch_id):
+            raise BadFile(
+                "path_in_landing_folder",
+                f"batch id '{batch_id}' is not a plain file name (letters, digits, '_', '-', '.'): "
+                "it could point outside the landing folder",
+            )
         for ext in LANDING_FORMATS:
             candidate = self.folder(kind) / f"{batch_id}{ext}"
-            if candidate.is_file():
+            if candidate.exists() or candidate.is_symlink():
                 return candidate
-        raise FileNotFoundError(f"batch '{batch_id}': no {kind} file in {self.folder(kind)}")
+        raise BadFile("file_present", f"no {kind} file for batch '{batch_id}' in {self.folder(kind)}")
 
 
 class Dataset(dg.ConfigurableResource):

@@ -33,6 +33,8 @@ class Outcome:
     unexpected_count: int | None
     unexpected_percent: float | None
     sample: list
+    index: int = 0  # position in the suite
+    threshold: dict | None = None  # the expectation's arguments, parameters resolved
 
     @property
     def blocking(self) -> bool:
@@ -97,8 +99,40 @@ def _context():
     return context
 
 
-def validate(frame: pd.DataFrame, suite: dict) -> list[Outcome]:
-    """Run every expectation of `suite` on `frame`."""
+def _resolve(kwargs: dict, parameters: dict) -> dict:
+    """An expectation's arguments with `{"$PARAMETER": name}` replaced, long sets summarized."""
+    out = {}
+    for key, value in kwargs.items():
+        if key in ("column", "result_format"):
+            continue
+        if isinstance(value, dict) and "$PARAMETER" in value:
+            value = parameters.get(value["$PARAMETER"])
+        if isinstance(value, list | tuple | set) and len(value) > 20:
+            value = f"{len(value)} values"
+        out[key] = _plain(value)
+    return out
+
+
+def parameter_names(suite: dict) -> set[str]:
+    """The `$PARAMETER` names a suite refers to (values supplied at validation time)."""
+    return {
+        v["$PARAMETER"]
+        for e in suite["expectations"]
+        for v in e["kwargs"].values()
+        if isinstance(v, dict) and "$PARAMETER" in v
+    }
+
+
+def validate(frame: pd.DataFrame, suite: dict, parameters: dict | None = None) -> list[Outcome]:
+    """Run every expectation of `suite` on `frame`; outcomes come back in the suite's order.
+
+    `parameters` supplies the values of `{"$PARAMETER": name}` arguments (GX suite
+    parameters), such as the ids already seen in earlier batches.
+    """
+    parameters = parameters or {}
+    missing = parameter_names(suite) - set(parameters)
+    if missing:
+        raise ValueError(f"suite '{suite['name']}' needs parameters {sorted(missing)}")
     import great_expectations as gx
 
     context = _context()
@@ -118,14 +152,20 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[Outcome]:
     gx_suite = gx.ExpectationSuite(
         name=name,
         expectations=[
-            {"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta", {})} for e in suite["expectations"]
+            {"type": e["type"], "kwargs": e["kwargs"], "meta": {**e.get("meta", {}), "cl_index": i}}
+            for i, e in enumerate(suite["expectations"])
         ],
     )
     batch = definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10})
+    result = batch.validate(
+        gx_suite,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+        expectation_parameters=parameters,
+    )
     outcomes = []
     for r in result.results:
         cfg = r.expectation_config
+        index = int(cfg.meta["cl_index"])
         res = r.result or {}
         observed = res.get("observed_value")
         if observed is None and "unexpected_count" in res:
@@ -134,20 +174,22 @@ def validate(frame: pd.DataFrame, suite: dict) -> list[Outcome]:
         if error:
             observed = f"could not be evaluated: {error}"
         elif observed is None and cfg.type == "expect_column_to_exist":
-            observed = "column missing"
+            observed = "present" if r.success else "column missing"
         outcomes.append(
             Outcome(
                 expectation=cfg.type,
                 column=cfg.kwargs.get("column"),
-                severity=(cfg.meta or {}).get("severity", ERROR),
+                severity=cfg.meta.get("severity", ERROR),
                 success=bool(r.success),
                 observed=json.dumps(_plain(observed)) if not isinstance(observed, str) else observed,
                 unexpected_count=_plain(res.get("unexpected_count")),
                 unexpected_percent=_plain(res.get("unexpected_percent")),
                 sample=_plain(res.get("partial_unexpected_list") or [])[:10],
+                index=index,
+                threshold=_resolve(suite["expectations"][index]["kwargs"], parameters),
             )
         )
-    return outcomes
+    return sorted(outcomes, key=lambda o: o.index)
 
 
 def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches", margin: float = 0.5) -> dict:
@@ -157,8 +199,9 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
     observed span) and category sets are warnings, because drift is not bad data.
     """
 
-    def exp(kind: str, severity: str, notes: str, **kwargs) -> dict:
-        return {"type": kind, "kwargs": kwargs, "meta": {"severity": severity, "notes": notes}}
+    def exp(kind: str, severity: str, notes: str, check_name: str | None = None, **kwargs) -> dict:
+        meta = {"severity": severity, "notes": notes} | ({"check_name": check_name} if check_name else {})
+        return {"type": kind, "kwargs": kwargs, "meta": meta}
 
     rows = len(frame)
     expectations = [
@@ -169,8 +212,23 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
             min_value=1,
             max_value=max(rows * 100, 1000),
         ),
+        exp(
+            "expect_table_columns_to_match_set",
+            ERROR,
+            "exactly the contract's columns: a missing, extra or renamed column is a changed feed",
+            column_set=list(spec.raw_columns),
+            exact_match=True,
+        ),
         exp("expect_column_values_to_not_be_null", ERROR, "every row has an id", column=spec.id_column),
         exp("expect_column_values_to_be_unique", ERROR, "ids are unique within a batch", column=spec.id_column),
+        exp(
+            "expect_column_values_to_not_be_in_set",
+            ERROR,
+            "an id already taken in by an earlier batch means a re-sent or overlapping batch",
+            check_name=f"{spec.id_column}_not_seen_before",
+            column=spec.id_column,
+            value_set={"$PARAMETER": "ids_seen_before"},
+        ),
     ]
     for col in spec.raw_columns:
         expectations.append(exp("expect_column_to_exist", ERROR, "the column the model reads is present", column=col))
@@ -178,6 +236,18 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
         expectations.append(
             exp("expect_column_values_to_not_be_null", ERROR, "every row has a time", column=spec.time_column)
         )
+        if not pd.api.types.is_numeric_dtype(frame[spec.time_column]):  # a timestamp, not an ordinal
+            expectations.append(
+                exp(
+                    "expect_column_values_to_be_between",
+                    ERROR,
+                    "event times neither after the file's arrival (plus tolerance) nor far before the newest accepted",
+                    check_name=f"{spec.time_column}_not_future_or_far_past",
+                    column=spec.time_column,
+                    min_value={"$PARAMETER": "earliest_event_time"},
+                    max_value={"$PARAMETER": "latest_event_time"},
+                )
+            )
     for col in spec.numeric:
         values = pd.to_numeric(frame[col], errors="coerce")
         lo, hi = float(values.min()), float(values.max())
@@ -219,4 +289,9 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
                 value_set=seen,
             )
         )
-    return {"name": name, "expectations": expectations, "meta": {"proposed_from_rows": rows, "dataset": spec.name}}
+    meta = {
+        "proposed_from_rows": rows,
+        "dataset": spec.name,
+        "notes": "error = the batch is quarantined; warning = reported, the batch is used. Review before use.",
+    }
+    return {"name": name, "expectations": expectations, "meta": meta}

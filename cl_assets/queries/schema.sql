@@ -1,21 +1,62 @@
 -- Tables of the loop's history whose columns do not depend on the dataset.
 -- (Tables holding dataset columns -- raw_batches, staging, features, training sets,
 -- the reference profile -- are created from their first rows.)
+-- Every expectation's result on every delivery, appended (a re-delivery adds rows).
 create table if not exists validation_results (
     batch_id varchar,
+    delivery_id varchar,
     asset varchar,
     suite varchar,
     suite_sha varchar,
+    check_name varchar,
     expectation varchar,
     column_name varchar,
     severity varchar,
     success boolean,
     observed varchar,
+    threshold varchar,
     unexpected_count bigint,
     unexpected_percent double,
     sample varchar,
     validated_at timestamp,
     dagster_run_id varchar
+);
+
+-- Each landed file taken in (a delivery), accepted or quarantined, and why.
+create table if not exists batch_deliveries (
+    delivery_id varchar,
+    batch_id varchar,
+    asset varchar,
+    source_file varchar,
+    file_signature varchar,
+    rows bigint,
+    status varchar,  -- accepted | accepted_with_warnings | quarantined
+    reason varchar,
+    arrived_at timestamp,
+    validated_at timestamp,
+    dagster_run_id varchar
+);
+
+-- Why a delivery was quarantined: one row per broken rule.
+create table if not exists quarantine (
+    delivery_id varchar,
+    batch_id varchar,
+    asset varchar,
+    source_file varchar,
+    rule varchar,
+    column_name varchar,
+    reason varchar,
+    quarantined_at timestamp,
+    dagster_run_id varchar
+);
+
+-- The rows of quarantined deliveries, kept as received (one JSON object per row).
+create table if not exists quarantined_rows (
+    delivery_id varchar,
+    batch_id varchar,
+    asset varchar,
+    row_number bigint,
+    row_json varchar
 );
 
 create table if not exists expectation_suites (

@@ -4,12 +4,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cl_assets.lib import expectations, scenario
+from cl_assets.lib import contracts, expectations, scenario
 from cl_assets.lib.expectations import ERROR, WARNING
 from cl_assets.lib.scenario import STORY
 from cl_assets.settings import PROJECT_ROOT
 
 SPEC = scenario.spec()
+# Values the ingest asset computes from the warehouse: here, a batch with no history before it.
+PARAMS = {
+    "ids_seen_before": [],
+    "earliest_event_time": pd.Timestamp("1970-01-01"),
+    "latest_event_time": pd.Timestamp("2100-01-01"),
+}
+
+
+def validate(frame: pd.DataFrame, suite: dict, params: dict = PARAMS) -> list[expectations.Outcome]:
+    return expectations.validate(contracts.raw_view(frame, SPEC.id_column, SPEC.time_column), suite, params)
 
 
 def features(batch: int) -> pd.DataFrame:
@@ -27,11 +37,11 @@ def suite(reference) -> dict:
 
 
 def failures(frame: pd.DataFrame, suite: dict) -> list[expectations.Outcome]:
-    return [o for o in expectations.validate(frame, suite) if not o.success]
+    return [o for o in validate(frame, suite) if not o.success]
 
 
 def test_inferred_suite_passes_on_its_own_batch(reference, suite):
-    outcomes = expectations.validate(reference, suite)
+    outcomes = validate(reference, suite)
     assert len(outcomes) == len(suite["expectations"])
     assert all(o.success for o in outcomes), [o.describe() for o in outcomes if not o.success]
     assert not any(o.blocking for o in outcomes)
@@ -80,14 +90,15 @@ def test_bad_data_fails_an_error_expectation_naming_column_and_rule(reference, s
     hit = hits[0]
     assert hit.severity == ERROR and hit.blocking
     assert f"column '{column}'" in hit.describe() and rule in hit.describe()
-    assert all(o.column == column for o in failed), [o.describe() for o in failed]
+    # a missing column also breaks the table-level column contract; nothing else fails
+    assert all(o.column in (column, None) for o in failed), [o.describe() for o in failed]
 
 
 def test_row_level_failures_report_counts_and_samples(reference, suite):
     (hit,) = failures(duplicate_id(reference), suite)
     assert hit.unexpected_count == 2
     assert hit.unexpected_percent == pytest.approx(100 * 2 / len(reference))
-    assert int(reference.loc[4, "customer_id"]) in hit.sample
+    assert str(reference.loc[4, "customer_id"]) in hit.sample  # the suite sees ids as text
 
 
 def test_an_unseen_category_fails_only_a_warning(reference, suite):
@@ -117,7 +128,7 @@ def repo_suite() -> dict:
 
 
 def test_repo_suite_passes_on_the_first_batch(repo_suite, reference):
-    outcomes = expectations.validate(reference, repo_suite)
+    outcomes = validate(reference, repo_suite)
     assert len(outcomes) == len(repo_suite["expectations"])
     assert all(o.success for o in outcomes), [o.describe() for o in outcomes if not o.success]
 
@@ -134,3 +145,17 @@ def test_load_suite_rejects_a_file_without_expectations(tmp_path):
     path.write_text('{"name": "x"}')
     with pytest.raises(ValueError, match="broken.json"):
         expectations.load_suite(path)
+
+
+def test_suite_parameters_reject_ids_seen_before_and_times_in_the_future(reference, suite):
+    seen = {**PARAMS, "ids_seen_before": [str(i) for i in reference[SPEC.id_column].head(3)]}
+    broken = {o.expectation for o in validate(reference, suite, seen) if not o.success}
+    assert broken == {"expect_column_values_to_not_be_in_set"}
+    early = {**PARAMS, "latest_event_time": reference[SPEC.time_column].min()}
+    (late,) = [o for o in validate(reference, suite, early) if not o.success]
+    assert late.column == SPEC.time_column and late.blocking and late.unexpected_count == len(reference) - 1
+
+
+def test_a_suite_without_its_parameters_is_refused(reference, suite):
+    with pytest.raises(ValueError, match="ids_seen_before"):
+        expectations.validate(reference, suite, {})

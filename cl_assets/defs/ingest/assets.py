@@ -1,83 +1,196 @@
-"""Landed files become partitions: feature batches and the labels that arrive after them."""
+"""Landed files become partitions: feature batches and the labels that arrive after them.
 
-from datetime import UTC, datetime
+Each file is validated against its suite *before* its rows become visible. A delivery that
+breaks an ERROR expectation is quarantined: its rows go to `quarantined_rows`, the reasons to
+`quarantine`, and the asset's blocking checks fail, so nothing downstream reads it. Rows
+stored earlier for the batch stay as they were.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from cl_assets.defs.partitions import batches
+from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, Landing, Warehouse
-from cl_assets.lib import landing
+from cl_assets.lib import contracts, expectations, landing
 from cl_assets.lib.dataset import RESERVED
-from cl_assets.lib.warehouse import replace_rows
+from cl_assets.lib.warehouse import fetch_df, query, replace_rows, table_exists
+
+RAW_SUITE, LABELS_SUITE = "raw_batches", "batch_labels"
+EPOCH = pd.Timestamp("1970-01-01")
 
 
-def _arrived_at(path) -> pd.Timestamp:
+def _arrived_at(path: Path) -> pd.Timestamp:
     return pd.Timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None))
 
 
-@dg.asset(
-    partitions_def=batches,
-    group_name="ingest",
-    kinds={"duckdb", "pandas"},
-    pool="duckdb",
-)
-def raw_batches(context: dg.AssetExecutionContext, landing_zone: Landing, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Each landed feature batch as received, plus its batch id, arrival time and source file."""
+def _delivery(context: dg.AssetExecutionContext, asset: str, landing_zone: Landing, kind: str):
+    """Find and read the partition's file; a file that cannot be read is a `BadFile`."""
     batch_id = context.partition_key
-    path = landing_zone.file_for("batches", batch_id)
-    frame = landing.read(path)
-    clash = [c for c in frame.columns if c in RESERVED]
-    if clash:
-        raise dg.Failure(f"batch '{batch_id}': columns {clash} use names reserved by cl_assets")
-    frame["batch_id"] = batch_id
-    frame["arrived_at"] = _arrived_at(path)
-    frame["source_file"] = path.name
-    with warehouse.connect() as con:
-        replace_rows(con, "raw_batches", frame, "batch_id", batch_id)
-    return dg.MaterializeResult(
-        metadata={
-            "batch_id": batch_id,
-            "dagster/row_count": len(frame),
-            "source_file": dg.MetadataValue.path(str(path)),
-            "columns": dg.MetadataValue.json(list(frame.columns)),
-        }
-    )
+    path = None
+    try:
+        path = landing_zone.file_for(kind, batch_id)
+        delivery = records.Delivery(
+            asset, batch_id, path.name, landing.signature(path), _arrived_at(path), context.run.run_id
+        )
+        frame = contracts.read_landed(path, landing_zone.folder(kind), landing_zone.max_bytes)
+        return delivery, frame, None
+    except contracts.BadFile as bad:
+        name = path.name if path is not None else batch_id
+        signature = landing.signature(path) if path is not None and path.exists() else "unread"
+        return records.Delivery(asset, batch_id, name, signature, None, context.run.run_id), None, bad
 
 
-@dg.asset(
-    partitions_def=batches,
-    group_name="ingest",
-    kinds={"duckdb", "pandas"},
-    pool="duckdb",
-)
-def batch_labels(
-    context: dg.AssetExecutionContext, landing_zone: Landing, warehouse: Warehouse, dataset: Dataset
-) -> dg.MaterializeResult:
-    """Labels of a batch's entities, which arrive after the batch itself (one row per id)."""
-    batch_id = context.partition_key
-    spec = dataset.spec()
-    path = landing_zone.file_for("labels", batch_id)
-    frame = landing.read(path)
-    for col in (spec.id_column, spec.target):
-        if col not in frame.columns:
-            raise dg.Failure(f"labels of batch '{batch_id}': column '{col}' is missing from {path.name}")
-    labels = pd.DataFrame(
-        {
-            "batch_id": batch_id,
-            "entity_id": frame[spec.id_column].astype(str),
-            "label": pd.to_numeric(frame[spec.target], errors="raise").astype(int),
-            "arrived_at": _arrived_at(path),
-            "source_file": path.name,
-        }
-    ).drop_duplicates("entity_id", keep="last")
-    with warehouse.connect() as con:
-        replace_rows(con, "labels", labels, "batch_id", batch_id)
-    return dg.MaterializeResult(
+def _settle(
+    con, delivery: records.Delivery, suite: dict, frame, bad, outcomes: list[expectations.Outcome]
+) -> tuple[str, str | None]:
+    """Record the validation and the delivery's fate; quarantine it if an ERROR rule broke."""
+    if bad is not None:
+        records.quarantine(con, delivery, [(bad.rule, None, bad.reason)], frame)
+        records.record_delivery(con, delivery, None, "quarantined", f"{bad.rule}: {bad.reason}")
+        return "quarantined", bad.reason
+    records.record_validation(con, delivery, suite, outcomes)
+    checks = records.expectations_of(suite)
+    broken = [(c.name, o.column, o.describe()) for c, o in zip(checks, outcomes, strict=True) if o.blocking]
+    warned = [c.name for c, o in zip(checks, outcomes, strict=True) if not o.success and not o.blocking]
+    if broken:
+        records.quarantine(con, delivery, broken, frame)
+        why = "; ".join(f"{rule}: {text}" for rule, _, text in broken)
+        records.record_delivery(con, delivery, len(frame), "quarantined", why)
+        return "quarantined", why
+    status = "accepted_with_warnings" if warned else "accepted"
+    records.record_delivery(con, delivery, len(frame), status, ", ".join(warned) or None)
+    return status, None
+
+
+def _results(asset: str, delivery, suite: dict, bad, outcomes, status: str, why, rows: int) -> Iterator:
+    yield dg.MaterializeResult(
+        asset_key=asset,
         metadata={
-            "batch_id": batch_id,
-            "dagster/row_count": len(labels),
-            "positive_rate": float(labels["label"].mean()) if len(labels) else 0.0,
-            "source_file": dg.MetadataValue.path(str(path)),
-        }
+            "batch_id": delivery.batch_id,
+            "status": status,
+            "reason": why or "",
+            "dagster/row_count": rows if status != "quarantined" else 0,
+            "source_file": delivery.source_file,
+            "delivery_id": delivery.delivery_id,
+        },
     )
+    yield records.file_result(asset, delivery, bad)
+    if bad is None:
+        yield from records.outcome_results(asset, delivery, suite, outcomes)
+
+
+def _raw_parameters(con, batch_id: str, arrived_at: pd.Timestamp, landing_zone: Landing) -> dict:
+    seen, newest = [], None
+    if table_exists(con, "stg_batches"):
+        seen = fetch_df(con, query("ids_seen_before"), {"batch_id": batch_id})["entity_id"].tolist()
+        newest = fetch_df(con, query("newest_event_time"), {"batch_id": batch_id})["newest"].iloc[0]
+    earliest = EPOCH if newest is None or pd.isna(newest) else newest - timedelta(days=landing_zone.out_of_order_days)
+    return {
+        "ids_seen_before": seen,
+        "earliest_event_time": pd.Timestamp(earliest),
+        "latest_event_time": arrived_at + timedelta(hours=landing_zone.future_tolerance_hours),
+    }
+
+
+def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="raw_batches",
+        partitions_def=batches,
+        group_name="ingest",
+        kinds={"duckdb", "pandas"},
+        pool="duckdb",
+        check_specs=records.check_specs("raw_batches", suite),
+        description=(
+            "Each landed feature batch as received, plus its batch id, arrival time and source "
+            f"file. Validated against expectations/{RAW_SUITE}.json before its rows are stored; "
+            "a delivery that breaks an ERROR expectation is quarantined (tables quarantine, "
+            "quarantined_rows, batch_deliveries) and nothing downstream reads it."
+        ),
+    )
+    def _raw_batches(
+        context: dg.AssetExecutionContext, landing_zone: Landing, warehouse: Warehouse, dataset: Dataset
+    ) -> Iterator:
+        spec = dataset.spec()
+        delivery, frame, bad = _delivery(context, "raw_batches", landing_zone, "batches")
+        outcomes: list[expectations.Outcome] = []
+        with warehouse.connect() as con:
+            if bad is None:
+                clash = [c for c in frame.columns if c in RESERVED]
+                if clash:
+                    bad = contracts.BadFile("reserved_columns", f"columns {clash} use names reserved by cl_assets")
+            if bad is None:
+                view = contracts.raw_view(frame, spec.id_column, spec.time_column)
+                params = _raw_parameters(con, delivery.batch_id, delivery.arrived_at, landing_zone)
+                outcomes = expectations.validate(view, suite, params)
+            status, why = _settle(con, delivery, suite, frame, bad, outcomes)
+            if status != "quarantined":
+                stored = frame.assign(
+                    batch_id=delivery.batch_id, arrived_at=delivery.arrived_at, source_file=delivery.source_file
+                )
+                replace_rows(con, "raw_batches", stored, "batch_id", delivery.batch_id)
+        if status == "quarantined":
+            context.log.warning(f"batch '{delivery.batch_id}' quarantined: {why}")
+        yield from _results(
+            "raw_batches", delivery, suite, bad, outcomes, status, why, 0 if frame is None else len(frame)
+        )
+
+    return _raw_batches
+
+
+def batch_labels_asset(suite: dict) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="batch_labels",
+        partitions_def=batches,
+        group_name="ingest",
+        kinds={"duckdb", "pandas"},
+        pool="duckdb",
+        check_specs=records.check_specs("batch_labels", suite),
+        description=(
+            "Labels of a batch's entities, which arrive after the batch itself (one row per id). "
+            f"Validated against expectations/{LABELS_SUITE}.json (known ids, allowed values, no "
+            "conflicting labels or relabels) before they are stored; a bad delivery is quarantined."
+        ),
+    )
+    def _batch_labels(
+        context: dg.AssetExecutionContext, landing_zone: Landing, warehouse: Warehouse, dataset: Dataset
+    ) -> Iterator:
+        spec = dataset.spec()
+        delivery, frame, bad = _delivery(context, "batch_labels", landing_zone, "labels")
+        outcomes: list[expectations.Outcome] = []
+        view = None
+        with warehouse.connect() as con:
+            if bad is None:
+                stored = fetch_df(con, query("stored_labels"), {"batch_id": delivery.batch_id})
+                try:
+                    view = contracts.labels_view(frame, spec.id_column, spec.target, stored)
+                except contracts.BadFile as exc:
+                    bad = exc
+            if bad is None:
+                known = []
+                if table_exists(con, "stg_batches"):
+                    known = fetch_df(con, query("batch_entity_ids"), {"batch_id": delivery.batch_id})["entity_id"]
+                outcomes = expectations.validate(view, suite, {"known_ids": list(known)})
+            status, why = _settle(con, delivery, suite, frame, bad, outcomes)
+            if status != "quarantined":
+                labels = pd.DataFrame(
+                    {
+                        "batch_id": delivery.batch_id,
+                        "entity_id": view["entity_id"],
+                        "label": pd.to_numeric(view["label"]).astype(int),
+                        "arrived_at": delivery.arrived_at,
+                        "source_file": delivery.source_file,
+                    }
+                ).drop_duplicates("entity_id", keep="last")
+                replace_rows(con, "labels", labels, "batch_id", delivery.batch_id)
+        if status == "quarantined":
+            context.log.warning(f"labels of batch '{delivery.batch_id}' quarantined: {why}")
+        yield from _results(
+            "batch_labels", delivery, suite, bad, outcomes, status, why, 0 if frame is None else len(frame)
+        )
+
+    return _batch_labels

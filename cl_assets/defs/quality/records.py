@@ -1,0 +1,200 @@
+"""What a validation leaves behind: check results for the UI, rows for the warehouse."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from cl_assets.lib import contracts, expectations
+from cl_assets.lib.warehouse import append_row
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One landed file being taken in for an asset's partition."""
+
+    asset: str
+    batch_id: str
+    source_file: str
+    signature: str
+    arrived_at: datetime | None
+    run_id: str
+
+    @property
+    def delivery_id(self) -> str:
+        return f"{self.asset}/{self.batch_id}@{self.signature}"
+
+
+def check_specs(asset: str, suite: dict) -> list[dg.AssetCheckSpec]:
+    """The file check, then one check per expectation; ERROR expectations block downstream."""
+    specs = [
+        dg.AssetCheckSpec(
+            contracts.FILE_CHECK, asset=asset, blocking=True, description=contracts.FILE_CHECK_DESCRIPTION
+        )
+    ]
+    for c in expectations_of(suite):
+        specs.append(
+            dg.AssetCheckSpec(c.name, asset=asset, blocking=c.severity == expectations.ERROR, description=c.description)
+        )
+    return specs
+
+
+def expectations_of(suite: dict) -> list[contracts.ExpectationCheck]:
+    return contracts.expectation_checks(suite)
+
+
+def file_result(asset: str, delivery: Delivery, bad: contracts.BadFile | None) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=contracts.FILE_CHECK,
+        passed=bad is None,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"batch '{delivery.batch_id}': {bad.reason}" if bad else f"'{delivery.source_file}' was read",
+        metadata={
+            "batch_id": delivery.batch_id,
+            "source_file": delivery.source_file,
+            "rule": bad.rule if bad else "none broken",
+        },
+    )
+
+
+def outcome_results(asset: str, delivery: Delivery, suite: dict, outcomes: list[expectations.Outcome]):
+    """An AssetCheckResult per expectation, with what a reviewer needs to act on it."""
+    for check, o in zip(expectations_of(suite), outcomes, strict=True):
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=check.name,
+            passed=o.success,
+            severity=dg.AssetCheckSeverity.ERROR if o.severity == expectations.ERROR else dg.AssetCheckSeverity.WARN,
+            description=f"batch '{delivery.batch_id}': " + (o.describe() if not o.success else "met"),
+            metadata={
+                "batch_id": delivery.batch_id,
+                "column": o.column or "(table)",
+                "expectation": o.expectation,
+                "observed": o.observed[:500],
+                "threshold": dg.MetadataValue.json(o.threshold or {}),
+                "unexpected_count": o.unexpected_count if o.unexpected_count is not None else 0,
+                "unexpected_percent": float(o.unexpected_percent or 0.0),
+                "sample": dg.MetadataValue.json(o.sample[:10]),
+                "suite": f"{suite['name']}@{expectations.suite_sha(suite)}",
+            },
+        )
+
+
+def reason(o: expectations.Outcome, check: contracts.ExpectationCheck) -> str:
+    return f"{check.name}: {o.describe()}"
+
+
+def record_suite(con, suite: dict) -> str:
+    sha = expectations.suite_sha(suite)
+    known = con.execute("select 1 from expectation_suites where suite = ? and suite_sha = ?", [suite["name"], sha])
+    if not known.fetchall():
+        append_row(
+            con,
+            "expectation_suites",
+            {
+                "suite": suite["name"],
+                "suite_sha": sha,
+                "expectations": len(suite["expectations"]),
+                "body": suite,
+                "first_seen_at": datetime.now(),
+            },
+        )
+    return sha
+
+
+def record_validation(con, delivery: Delivery, suite: dict, outcomes: list[expectations.Outcome]) -> None:
+    sha = record_suite(con, suite)
+    now = datetime.now()
+    for check, o in zip(expectations_of(suite), outcomes, strict=True):
+        append_row(
+            con,
+            "validation_results",
+            {
+                "batch_id": delivery.batch_id,
+                "delivery_id": delivery.delivery_id,
+                "asset": delivery.asset,
+                "suite": suite["name"],
+                "suite_sha": sha,
+                "check_name": check.name,
+                "expectation": o.expectation,
+                "column_name": o.column,
+                "severity": o.severity,
+                "success": o.success,
+                "observed": o.observed,
+                "threshold": json.dumps(o.threshold or {}),
+                "unexpected_count": o.unexpected_count,
+                "unexpected_percent": o.unexpected_percent,
+                "sample": json.dumps(o.sample[:10]),
+                "validated_at": now,
+                "dagster_run_id": delivery.run_id,
+            },
+        )
+
+
+def record_delivery(con, delivery: Delivery, rows: int | None, status: str, why: str | None) -> None:
+    append_row(
+        con,
+        "batch_deliveries",
+        {
+            "delivery_id": delivery.delivery_id,
+            "batch_id": delivery.batch_id,
+            "asset": delivery.asset,
+            "source_file": delivery.source_file,
+            "file_signature": delivery.signature,
+            "rows": rows,
+            "status": status,
+            "reason": why,
+            "arrived_at": delivery.arrived_at,
+            "validated_at": datetime.now(),
+            "dagster_run_id": delivery.run_id,
+        },
+    )
+
+
+def quarantine(con, delivery: Delivery, broken: list[tuple[str, str | None, str]], frame: pd.DataFrame | None) -> None:
+    """Record each broken (rule, column, reason) and keep the delivery's rows as received."""
+    now = datetime.now()
+    for rule, column, why in broken:
+        append_row(
+            con,
+            "quarantine",
+            {
+                "delivery_id": delivery.delivery_id,
+                "batch_id": delivery.batch_id,
+                "asset": delivery.asset,
+                "source_file": delivery.source_file,
+                "rule": rule,
+                "column_name": column,
+                "reason": why,
+                "quarantined_at": now,
+                "dagster_run_id": delivery.run_id,
+            },
+        )
+    if frame is None or frame.empty:
+        return
+    numeric = frame.select_dtypes("number")
+    infinite = [c for c in numeric.columns if np.isinf(numeric[c]).any()]
+    if infinite:  # JSON has no infinity; keep it as text rather than turn it into null
+        frame = frame.astype({c: object for c in infinite})
+        for c in infinite:
+            frame[c] = frame[c].map(lambda v: str(v) if isinstance(v, float) and np.isinf(v) else v)
+    lines = frame.to_json(orient="records", lines=True, date_format="iso", default_handler=str).splitlines()
+    rows = pd.DataFrame(
+        {
+            "delivery_id": delivery.delivery_id,
+            "batch_id": delivery.batch_id,
+            "asset": delivery.asset,
+            "row_number": range(1, len(lines) + 1),
+            "row_json": lines,
+        }
+    )
+    con.register("_quarantined", rows)
+    try:
+        con.execute("delete from quarantined_rows where delivery_id = ?", [delivery.delivery_id])
+        con.execute("insert into quarantined_rows by name select * from _quarantined")
+    finally:
+        con.unregister("_quarantined")
