@@ -6,6 +6,7 @@ Baseline: batches 0 and 1 and the labels of batch 0 taken in. Each case then del
 models included, in a copy of that state.
 """
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cl_assets.defs.features.assets import sql_model_assets
+from cl_assets.defs.features.assets import sql_model_assets, suites_for
 from cl_assets.defs.ingest.assets import batch_labels_asset, raw_batches_asset
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Dataset, Landing, Warehouse
@@ -57,7 +58,7 @@ class State:
         selection = ["batch_labels"] if kind == "labels" else ["raw_batches", "stg_batches", "batch_features"]
         self.instance.add_dynamic_partitions(batches.name, [batch_id])
         return dg.materialize(
-            [*assets, *sql_model_assets()],
+            [*assets, *sql_model_assets(suites_for(dataset))],
             selection=selection,
             partition_key=batch_id,
             instance=self.instance,
@@ -276,6 +277,14 @@ def symlink_out_of_the_folder(s):
     return "batches", "batch_0002"
 
 
+def feature_equals_target(s):
+    leaked = features(2).assign(support_calls=labels(2)[TARGET].to_numpy())
+    s.land("batches", "batch_0002.csv", leaked)
+    assert s.ingest("batches", "batch_0002").success  # in range: the features alone look fine
+    s.land("labels", "batch_0002.csv", labels(2))
+    return "labels", "batch_0002"
+
+
 def file_over_size_bound(s):
     s.max_file_mb = 0.01
     s.land("batches", "batch_0002.csv", features(2))
@@ -320,6 +329,7 @@ CASES = [
     Case(absolute_path_as_batch_id, "reject", "path_in_landing_folder", None, ("not a plain file name",)),
     Case(symlink_out_of_the_folder, "reject", "path_in_landing_folder", None, ("symbolic link",)),
     Case(file_over_size_bound, "reject", "file_size_bound", None, ("bytes",)),
+    Case(feature_equals_target, "reject", "no_feature_equals_label", "leaking_feature", ("support_calls",)),
 ]
 
 
@@ -407,3 +417,23 @@ def test_a_corrected_batch_under_a_new_name_is_accepted(state):
     state.land("batches", "batch_0002_fixed.csv", features(2))
     assert state.ingest("batches", "batch_0002_fixed").success
     assert state.sql("select count(*) as n from raw_batches where batch_id = 'batch_0002_fixed'")[0]["n"] == ROWS
+
+
+def test_a_features_suite_failure_quarantines_the_features_and_stops_downstream(state):
+    strict = state.resources()["dataset"].suite("batch_features")
+    strict["expectations"][0]["kwargs"]["max_value"] = ROWS - 1  # fewer rows than a batch has
+    state.paths.suites.mkdir(parents=True, exist_ok=True)
+    (state.paths.suites / "batch_features.json").write_text(json.dumps(strict))
+    before = state.tables()
+    state.land("batches", "batch_0002.csv", features(2))
+    result = state.ingest("batches", "batch_0002")
+    assert not result.success
+    after = state.tables()
+    assert len(_rows_of(after["raw_batches"], ["batch_0002"])) == ROWS  # the raw batch passed its suite
+    assert _rows_of(after["batch_features"], ["batch_0002"]).empty
+    pd.testing.assert_frame_equal(before["batch_features"], after["batch_features"])
+    (row,) = state.sql("select * from quarantine where asset = 'batch_features'")
+    assert row["batch_id"] == "batch_0002" and row["rule"] == "row_count_in_bounds"
+    assert "features of batch 'batch_0002'" in {
+        e.description.split(":")[0] for e in result.get_asset_check_evaluations() if not e.passed
+    }

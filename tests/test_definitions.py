@@ -25,6 +25,12 @@ ASSET_KEYS = [
     "training_set",
 ]
 CHECK_KEYS = [
+    "batch_features:batch_id_not_null",
+    "batch_features:entity_id_not_null",
+    "batch_features:entity_id_unique",
+    "batch_features:event_time_not_null",
+    "batch_features:row_count_in_bounds",
+    "batch_features:slice_not_null",
     "batch_labels:entity_id_known",
     "batch_labels:entity_id_not_null",
     "batch_labels:file_is_readable",
@@ -32,9 +38,13 @@ CHECK_KEYS = [
     "batch_labels:label_matches_stored_label",
     "batch_labels:label_not_conflicting",
     "batch_labels:label_not_null",
+    "batch_labels:no_feature_equals_label",
     "batch_labels:row_count_in_bounds",
     "batch_performance:performance_check",
     "drift_metrics:drift_check",
+    "evaluation_report:candidate_calibration_error_at_most",
+    "evaluation_report:candidate_roc_auc_at_least",
+    "evaluation_report:holdout_rows_per_slice_at_least",
     "evaluation_report:promotion_gate",
     "raw_batches:age_in_range",
     "raw_batches:age_not_null",
@@ -134,6 +144,7 @@ def test_error_expectations_block_and_warnings_do_not(repo):
         f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys if graph.get_check_spec(k).blocking
     }
     warnings = {f"raw_batches:{c}_in_allowed_set" for c in ("region", "channel", "plan")}
+    warnings.add("evaluation_report:holdout_rows_per_slice_at_least")
     fixed = {"drift_metrics:drift_check", "batch_performance:performance_check"}
     assert blocking == set(CHECK_KEYS) - warnings - fixed
     assert "evaluation_report:promotion_gate" in blocking and "raw_batches:file_is_readable" in blocking

@@ -11,7 +11,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.deployment import assets as deployment
     from cl_assets.defs.evaluation import assets as evaluation
     from cl_assets.defs.evaluation import checks as gate
-    from cl_assets.defs.features.assets import sql_model_assets
+    from cl_assets.defs.features.assets import sql_model_assets, suites_for
     from cl_assets.defs.ingest import assets as ingest
     from cl_assets.defs.ingest.sensors import landing_sensor
     from cl_assets.defs.monitoring import assets as monitoring
@@ -30,11 +30,11 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
         assets=[
             ingest.raw_batches_asset(dataset.suite(ingest.RAW_SUITE)),
             ingest.batch_labels_asset(dataset.suite(ingest.LABELS_SUITE)),
-            *sql_model_assets(),
+            *sql_model_assets(suites_for(dataset)),
             training.retrain_trigger,
             training.training_set,
             training.candidate_model,
-            evaluation.evaluation_report,
+            evaluation.evaluation_report_asset(dataset.suite(evaluation.MODEL_SUITE)),
             deployment.champion_model,
             deployment.reference_profile,
             deployment.predictions,

@@ -187,11 +187,45 @@ def raw_view(frame: pd.DataFrame, id_column: str, time_column: str | None) -> pd
     return view
 
 
-def labels_view(frame: pd.DataFrame, id_column: str, target: str, stored: pd.DataFrame) -> pd.DataFrame:
+def leaking_features(
+    labeled: pd.DataFrame, numeric: list[str], categorical: list[str], min_rows: int = 30
+) -> list[str]:
+    """Features that give the label away: a numeric one that separates the classes perfectly
+    (ROC AUC 0 or 1), a categorical one whose every category holds a single class."""
+    from sklearn.metrics import roc_auc_score
+
+    out = []
+    for col in numeric:
+        part = labeled[[col, "label"]].dropna()
+        if len(part) < min_rows or part["label"].nunique() < 2:
+            continue
+        auc = roc_auc_score(part["label"].astype(int), pd.to_numeric(part[col]))
+        if auc <= 0.001 or auc >= 0.999:
+            out.append(col)
+    for col in categorical:
+        part = labeled[[col, "label"]].dropna()
+        levels = part[col].nunique()
+        if len(part) < min_rows or part["label"].nunique() < 2 or not 2 <= levels <= len(part) // 5:
+            continue  # too few rows, one class, or so many levels that purity means nothing
+        if (part.groupby(col)["label"].nunique() == 1).all():
+            out.append(col)
+    return out
+
+
+def labels_view(
+    frame: pd.DataFrame,
+    id_column: str,
+    target: str,
+    stored: pd.DataFrame,
+    features: pd.DataFrame | None = None,
+    numeric: list[str] = (),
+    categorical: list[str] = (),
+) -> pd.DataFrame:
     """What the labels suite sees, in columns that do not depend on the dataset.
 
     `entity_id` and `label` as delivered; `labels_per_id`: distinct labels this file gives the
-    id; `stored_label`: the label already stored for the id in this batch, if any.
+    id; `stored_label`: the label already stored for the id in this batch, if any;
+    `leaking_feature`: the features of the batch that give these labels away (null if none).
     """
     missing = [c for c in (id_column, target) if c not in frame.columns]
     if missing:
@@ -207,4 +241,10 @@ def labels_view(frame: pd.DataFrame, id_column: str, target: str, stored: pd.Dat
     view["labels_per_id"] = view.groupby("entity_id", dropna=False)["label"].transform("nunique").fillna(0).astype(int)
     previous = dict(zip(stored["entity_id"], stored["label"], strict=True)) if len(stored) else {}
     view["stored_label"] = view["entity_id"].map(previous).astype("Int64")
+    leaks = None
+    if features is not None and len(features):
+        labeled = features.merge(view[["entity_id", "label"]], on="entity_id")
+        labeled = labeled[pd.to_numeric(labeled["label"], errors="coerce").isin([0, 1])]
+        leaks = ", ".join(leaking_features(labeled, list(numeric), list(categorical))) or None
+    view["leaking_feature"] = leaks
     return view

@@ -60,8 +60,19 @@ def scores(model, frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
     return np.asarray(model.predict_proba(inputs(frame, spec))[:, 1], dtype=float)
 
 
+def calibration_error(labels: np.ndarray, score: np.ndarray, bins: int = 10) -> float | None:
+    """Expected calibration error: the row-weighted gap between mean score and positive rate
+    over `bins` equal-width score bins."""
+    if not len(labels):
+        return None
+    which = np.minimum((score * bins).astype(int), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gaps = np.abs(np.bincount(which, score, bins) - np.bincount(which, labels, bins))
+    return float(gaps.sum() / counts.sum())
+
+
 def metrics(labels: np.ndarray, score: np.ndarray) -> dict:
-    """accuracy at 0.5, ROC AUC (None when one class only), log loss, rows, positive rate."""
+    """accuracy at 0.5, ROC AUC (None when one class only), log loss, calibration error, rows, positive rate."""
     labels = np.asarray(labels, dtype=int)
     score = np.clip(np.asarray(score, dtype=float), 1e-7, 1 - 1e-7)
     both = len(np.unique(labels)) == 2
@@ -70,6 +81,7 @@ def metrics(labels: np.ndarray, score: np.ndarray) -> dict:
         "accuracy": float(accuracy_score(labels, score >= 0.5)) if len(labels) else None,
         "roc_auc": float(roc_auc_score(labels, score)) if both else None,
         "log_loss": float(log_loss(labels, score, labels=[0, 1])) if len(labels) else None,
+        "calibration_error": calibration_error(labels, score),
         "positive_rate": float(labels.mean()) if len(labels) else None,
     }
 

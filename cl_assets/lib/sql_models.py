@@ -146,6 +146,35 @@ def render(model: SqlModel, variables: dict, relation: Callable[[str], str]) -> 
         raise SqlModelError(f"{model.path}: {exc}") from exc
 
 
+def stage(con: duckdb.DuckDBPyConnection, model: SqlModel, variables: dict, partition: str) -> str:
+    """Run a partitioned model into a temporary table, not yet visible; returns its name."""
+    if not model.partitioned:
+        raise SqlModelError(f"{model.path}: only partitioned models are staged before they are stored")
+    key = ident(model.config.get("partition_by", "batch_id"))
+    sql = render(model, variables, lambda t: f"(select * from {ident(t)} where {key} = ${PARTITION_PARAM})")
+    staged = ident(f"_staged_{model.name}")
+    con.execute(f"create or replace temp table {staged} as {sql}", {PARTITION_PARAM: partition})
+    return staged
+
+
+def publish(con: duckdb.DuckDBPyConnection, model: SqlModel, staged: str, partition: str) -> int:
+    """Replace the model's partition with the staged rows, atomically; returns the rows written."""
+    table = ident(model.name)
+    key = ident(model.config.get("partition_by", "batch_id"))
+    params = {PARTITION_PARAM: partition}
+    con.execute(f"create table if not exists {table} as select * from {staged} where false")
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {table} where {key} = ${PARTITION_PARAM}", params)
+        con.execute(f"insert into {table} by name select * from {staged}")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    con.execute(f"drop table if exists {staged}")
+    return con.execute(f"select count(*) from {table} where {key} = ${PARTITION_PARAM}", params).fetchall()[0][0]
+
+
 def build(con: duckdb.DuckDBPyConnection, model: SqlModel, variables: dict, partition: str | None) -> int:
     """Build the model's table (or one partition of it); returns the rows written."""
     table = ident(model.name)
@@ -155,16 +184,4 @@ def build(con: duckdb.DuckDBPyConnection, model: SqlModel, variables: dict, part
         return con.execute(f"select count(*) from {table}").fetchall()[0][0]
     if partition is None:
         raise SqlModelError(f"{model.path}: a partitioned model is built one batch at a time")
-    key = ident(model.config.get("partition_by", "batch_id"))
-    sql = render(model, variables, lambda t: f"(select * from {ident(t)} where {key} = ${PARTITION_PARAM})")
-    params = {PARTITION_PARAM: partition}
-    con.execute(f"create table if not exists {table} as select * from ({sql}) where false", params)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {table} where {key} = ${PARTITION_PARAM}", params)
-        con.execute(f"insert into {table} by name {sql}", params)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return con.execute(f"select count(*) from {table} where {key} = ${PARTITION_PARAM}", params).fetchall()[0][0]
+    return publish(con, model, stage(con, model, variables, partition), partition)

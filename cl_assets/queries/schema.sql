@@ -93,6 +93,7 @@ create table if not exists batch_performance (
     accuracy double,
     roc_auc double,
     log_loss double,
+    calibration_error double,
     positive_rate double,
     computed_at timestamp
 );
@@ -157,6 +158,7 @@ create table if not exists evaluation_reports (
     accuracy double,
     roc_auc double,
     log_loss double,
+    calibration_error double,
     evaluated_at timestamp
 );
 

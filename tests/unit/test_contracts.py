@@ -103,3 +103,20 @@ def test_labels_view_counts_conflicts_and_joins_stored_labels():
     assert view["stored_label"].tolist()[:3] == [pd.NA, pd.NA, pd.NA] and view["stored_label"].iloc[3] == 1
     with pytest.raises(contracts.BadFile, match="'y'"):
         contracts.labels_view(frame.drop(columns=["y"]), "cid", "y", stored)
+
+
+def test_leaking_features_are_the_ones_that_separate_the_labels_perfectly():
+    rng = pd.Series(range(200))
+    label = (rng % 3 == 0).astype(int)
+    labeled = pd.DataFrame(
+        {
+            "label": label,
+            "copy": label * 5.0,  # the target, rescaled
+            "noise": (rng * 7919 % 101).astype(float),
+            "flag": label.map({0: "no", 1: "yes"}),
+            "plan": (rng % 4).map({0: "a", 1: "b", 2: "c", 3: "d"}),
+            "row_name": rng.astype(str),  # one level per row: purity means nothing
+        }
+    )
+    assert contracts.leaking_features(labeled, ["copy", "noise"], ["flag", "plan", "row_name"]) == ["copy", "flag"]
+    assert contracts.leaking_features(labeled.head(20), ["copy"], ["flag"]) == []  # too few rows to tell

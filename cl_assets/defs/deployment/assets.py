@@ -6,7 +6,6 @@ import dagster as dg
 import pandas as pd
 
 from cl_assets.defs.deployment.champion import current
-from cl_assets.defs.evaluation.assets import evaluation_report
 from cl_assets.defs.evaluation.checks import latest_decision
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
@@ -14,7 +13,7 @@ from cl_assets.lib import modeling, registry
 from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, replace_rows
 
 
-@dg.asset(deps=[evaluation_report], group_name="deployment", kinds={"mlflow", "duckdb"}, pool="duckdb")
+@dg.asset(deps=["evaluation_report"], group_name="deployment", kinds={"mlflow", "duckdb"}, pool="duckdb")
 def champion_model(
     context: dg.AssetExecutionContext, warehouse: Warehouse, model_registry: ModelRegistry
 ) -> dg.MaterializeResult:

@@ -4,7 +4,6 @@ import json
 
 import dagster as dg
 
-from cl_assets.defs.evaluation.assets import evaluation_report
 from cl_assets.defs.resources import Warehouse
 from cl_assets.lib.warehouse import fetch_one
 
@@ -17,14 +16,15 @@ def latest_decision(con):
 
 
 @dg.asset_check(
-    asset=evaluation_report,
+    asset="evaluation_report",
     name="promotion_gate",
     blocking=True,
     description=(
-        "Passes when the candidate meets the PromotionGate rules on the report's holdout: a "
-        "minimum ROC AUC, and no more than the allowed ROC AUC drop against the champion, "
-        "overall and in every slice with enough rows. Blocking: when it fails, champion_model "
-        "is not materialized and the champion stays as it was."
+        "The promotion decision. Passes when the candidate meets the PromotionGate rules on the "
+        "report's holdout (a minimum ROC AUC, and no more than the allowed ROC AUC and log loss "
+        "changes against the champion, overall and in every slice with enough rows) and breaks "
+        "no ERROR expectation of the model suite (expectations/evaluation_report.json). "
+        "Blocking: when it fails, champion_model is not materialized and the champion stays."
     ),
 )
 def promotion_gate(warehouse: Warehouse) -> dg.AssetCheckResult:

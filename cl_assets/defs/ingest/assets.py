@@ -45,28 +45,6 @@ def _delivery(context: dg.AssetExecutionContext, asset: str, landing_zone: Landi
         return records.Delivery(asset, batch_id, name, signature, None, context.run.run_id), None, bad
 
 
-def _settle(
-    con, delivery: records.Delivery, suite: dict, frame, bad, outcomes: list[expectations.Outcome]
-) -> tuple[str, str | None]:
-    """Record the validation and the delivery's fate; quarantine it if an ERROR rule broke."""
-    if bad is not None:
-        records.quarantine(con, delivery, [(bad.rule, None, bad.reason)], frame)
-        records.record_delivery(con, delivery, None, "quarantined", f"{bad.rule}: {bad.reason}")
-        return "quarantined", bad.reason
-    records.record_validation(con, delivery, suite, outcomes)
-    checks = records.expectations_of(suite)
-    broken = [(c.name, o.column, o.describe()) for c, o in zip(checks, outcomes, strict=True) if o.blocking]
-    warned = [c.name for c, o in zip(checks, outcomes, strict=True) if not o.success and not o.blocking]
-    if broken:
-        records.quarantine(con, delivery, broken, frame)
-        why = "; ".join(f"{rule}: {text}" for rule, _, text in broken)
-        records.record_delivery(con, delivery, len(frame), "quarantined", why)
-        return "quarantined", why
-    status = "accepted_with_warnings" if warned else "accepted"
-    records.record_delivery(con, delivery, len(frame), status, ", ".join(warned) or None)
-    return status, None
-
-
 def _results(asset: str, delivery, suite: dict, bad, outcomes, status: str, why, rows: int) -> Iterator:
     yield dg.MaterializeResult(
         asset_key=asset,
@@ -127,7 +105,7 @@ def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
                 view = contracts.raw_view(frame, spec.id_column, spec.time_column)
                 params = _raw_parameters(con, delivery.batch_id, delivery.arrived_at, landing_zone)
                 outcomes = expectations.validate(view, suite, params)
-            status, why = _settle(con, delivery, suite, frame, bad, outcomes)
+            status, why = records.settle(con, delivery, suite, frame, bad, outcomes)
             if status != "quarantined":
                 stored = frame.assign(
                     batch_id=delivery.batch_id, arrived_at=delivery.arrived_at, source_file=delivery.source_file
@@ -166,8 +144,13 @@ def batch_labels_asset(suite: dict) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             if bad is None:
                 stored = fetch_df(con, query("stored_labels"), {"batch_id": delivery.batch_id})
+                features = None
+                if table_exists(con, "batch_features"):
+                    features = fetch_df(con, query("batch_features_of"), {"batch_id": delivery.batch_id})
                 try:
-                    view = contracts.labels_view(frame, spec.id_column, spec.target, stored)
+                    view = contracts.labels_view(
+                        frame, spec.id_column, spec.target, stored, features, spec.numeric, spec.categorical
+                    )
                 except contracts.BadFile as exc:
                     bad = exc
             if bad is None:
@@ -175,7 +158,7 @@ def batch_labels_asset(suite: dict) -> dg.AssetsDefinition:
                 if table_exists(con, "stg_batches"):
                     known = fetch_df(con, query("batch_entity_ids"), {"batch_id": delivery.batch_id})["entity_id"]
                 outcomes = expectations.validate(view, suite, {"known_ids": list(known)})
-            status, why = _settle(con, delivery, suite, frame, bad, outcomes)
+            status, why = records.settle(con, delivery, suite, frame, bad, outcomes)
             if status != "quarantined":
                 labels = pd.DataFrame(
                     {

@@ -22,19 +22,26 @@ class Delivery:
     signature: str
     arrived_at: datetime | None
     run_id: str
+    subject: str | None = None  # how messages name what was checked; a batch by default
 
     @property
     def delivery_id(self) -> str:
         return f"{self.asset}/{self.batch_id}@{self.signature}"
 
+    @property
+    def who(self) -> str:
+        return self.subject or f"batch '{self.batch_id}'"
 
-def check_specs(asset: str, suite: dict) -> list[dg.AssetCheckSpec]:
-    """The file check, then one check per expectation; ERROR expectations block downstream."""
-    specs = [
-        dg.AssetCheckSpec(
-            contracts.FILE_CHECK, asset=asset, blocking=True, description=contracts.FILE_CHECK_DESCRIPTION
+
+def check_specs(asset: str, suite: dict, file_check: bool = True) -> list[dg.AssetCheckSpec]:
+    """The file check (for landed files), then one check per expectation; ERROR ones block downstream."""
+    specs = []
+    if file_check:
+        specs.append(
+            dg.AssetCheckSpec(
+                contracts.FILE_CHECK, asset=asset, blocking=True, description=contracts.FILE_CHECK_DESCRIPTION
+            )
         )
-    ]
     for c in expectations_of(suite):
         specs.append(
             dg.AssetCheckSpec(c.name, asset=asset, blocking=c.severity == expectations.ERROR, description=c.description)
@@ -52,7 +59,7 @@ def file_result(asset: str, delivery: Delivery, bad: contracts.BadFile | None) -
         check_name=contracts.FILE_CHECK,
         passed=bad is None,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"batch '{delivery.batch_id}': {bad.reason}" if bad else f"'{delivery.source_file}' was read",
+        description=f"{delivery.who}: {bad.reason}" if bad else f"'{delivery.source_file}' was read",
         metadata={
             "batch_id": delivery.batch_id,
             "source_file": delivery.source_file,
@@ -69,7 +76,7 @@ def outcome_results(asset: str, delivery: Delivery, suite: dict, outcomes: list[
             check_name=check.name,
             passed=o.success,
             severity=dg.AssetCheckSeverity.ERROR if o.severity == expectations.ERROR else dg.AssetCheckSeverity.WARN,
-            description=f"batch '{delivery.batch_id}': " + (o.describe() if not o.success else "met"),
+            description=f"{delivery.who}: " + (o.describe() if not o.success else "met"),
             metadata={
                 "batch_id": delivery.batch_id,
                 "column": o.column or "(table)",
@@ -198,3 +205,28 @@ def quarantine(con, delivery: Delivery, broken: list[tuple[str, str | None, str]
         con.execute("insert into quarantined_rows by name select * from _quarantined")
     finally:
         con.unregister("_quarantined")
+
+
+def settle(
+    con, delivery: Delivery, suite: dict, frame, bad, outcomes: list[expectations.Outcome]
+) -> tuple[str, str | None]:
+    """Record the validation and the delivery's fate; quarantine it if an ERROR rule broke.
+
+    Returns the status (accepted, accepted_with_warnings, quarantined) and the reason.
+    """
+    if bad is not None:
+        quarantine(con, delivery, [(bad.rule, None, bad.reason)], frame)
+        record_delivery(con, delivery, None, "quarantined", f"{bad.rule}: {bad.reason}")
+        return "quarantined", bad.reason
+    record_validation(con, delivery, suite, outcomes)
+    checks = expectations_of(suite)
+    broken = [(c.name, o.column, o.describe()) for c, o in zip(checks, outcomes, strict=True) if o.blocking]
+    warned = [c.name for c, o in zip(checks, outcomes, strict=True) if not o.success and not o.blocking]
+    if broken:
+        quarantine(con, delivery, broken, frame)
+        why = "; ".join(f"{rule}: {text}" for rule, _, text in broken)
+        record_delivery(con, delivery, len(frame), "quarantined", why)
+        return "quarantined", why
+    status = "accepted_with_warnings" if warned else "accepted"
+    record_delivery(con, delivery, len(frame), status, ", ".join(warned) or None)
+    return status, None
