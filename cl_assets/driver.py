@@ -73,6 +73,9 @@ class Driver:
         )
         result = sensor(context)  # direct invocation: what the daemon receives from user code
         requests, cursor, partitions = _unpack(result, context.cursor)
+        if isinstance(result, dg.SensorResult):
+            for event in result.asset_events or []:  # the daemon stores these as runless events
+                self.instance.report_runless_asset_event(event)
         self.cursors[name] = cursor
         for request in partitions:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))

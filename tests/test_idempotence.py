@@ -105,3 +105,21 @@ def test_the_landing_sensor_runs_a_delivery_once_and_a_redelivery_again(loop):
     assert again.run_requests[0].run_key != first.run_requests[0].run_key
     assert again.dynamic_partitions_requests == []  # the partition exists already
     assert json.loads(again.cursor)[f"batches/{batch_id}.csv"] == landing.signature(path)
+
+
+def test_files_the_sensor_cannot_take_in_are_reported_not_dropped(loop):
+    paths, defs, instance = loop
+    sensor = defs.get_repository_def().get_sensor_def("landing_sensor")
+    folder = paths.landing / "batches"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.txt").write_text("hello")
+    (folder / "bad name!.csv").write_text("a\n1\n")
+    context = dg.build_sensor_context(
+        instance=instance, definitions=defs, resources={"landing_zone": defs.resources["landing_zone"]}
+    )
+    result = sensor(context)
+    assert result.run_requests == []
+    refused = {e.metadata["refused_file"].value: e.metadata["reason"].value for e in result.asset_events}
+    assert set(refused) == {"batches/notes.txt", "batches/bad name!.csv"}
+    assert ".csv and .parquet" in refused["batches/notes.txt"] and "batch id" in refused["batches/bad name!.csv"]
+    assert all(e.asset_key == dg.AssetKey("raw_batches") for e in result.asset_events)

@@ -25,7 +25,7 @@ EPOCH = pd.Timestamp("1970-01-01")
 
 
 def _arrived_at(path: Path) -> pd.Timestamp:
-    return pd.Timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None))
+    return pd.Timestamp(datetime.fromtimestamp(path.lstat().st_mtime, UTC).replace(tzinfo=None))
 
 
 def _delivery(context: dg.AssetExecutionContext, asset: str, landing_zone: Landing, kind: str):
