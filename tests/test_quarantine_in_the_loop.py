@@ -18,7 +18,6 @@ def test_the_loop_rejects_a_bad_batch_and_carries_on_with_the_next(tmp_path):
     lines: list[str] = []
     report = playback.play(paths, scenario.spec(), stream, report=Path(tmp_path) / "r.json", echo=lines.append)
 
-    print("\n".join(lines))
     rejected = report["batches"][2]
     assert rejected["validation_passed"] is False and rejected["rows"] == 0
     assert "REJECTED" in lines[2] and "age_in_range" in lines[2] and "batch_0002" in lines[2]
@@ -40,4 +39,6 @@ def test_the_loop_rejects_a_bad_batch_and_carries_on_with_the_next(tmp_path):
     failed = instance.get_runs(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags={"dagster/partition": "batch_0002"})
     )
-    assert {r.job_name for r in failed} >= {"ingest_batch_job"}
+    # its features run stopped at the blocking checks, its labels were refused (unknown ids);
+    # nothing else failed: automation did not try to judge the batch
+    assert sorted(r.job_name for r in failed) == ["ingest_batch_job", "ingest_labels_job"]
