@@ -7,6 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from cl_assets.lib import landing, registry, scenario, warehouse
+from cl_assets.lib.alerting import AlertPolicy
 from cl_assets.lib.contracts import BadFile
 from cl_assets.lib.dataset import DatasetSpec
 from cl_assets.lib.drift import DriftThresholds
@@ -115,6 +116,35 @@ class MonitoringPolicy(dg.ConfigurableResource):
 
     def drift_thresholds(self) -> DriftThresholds:
         return DriftThresholds(alpha=self.alpha, psi_threshold=self.psi_threshold)
+
+
+class RetrainPolicy(dg.ConfigurableResource):
+    """When a failing monitor becomes a retrain: alert-fatigue controls of the retrain sensor."""
+
+    drift_breaches: int = Field(default=2, description="Drift must fail this many of the last drift_window batches.")
+    drift_window: int = Field(default=3, description="Batches over which drift_breaches are counted.")
+    performance_breaches: int = Field(
+        default=1, description="Performance decay must fail this many of the last performance_window batches."
+    )
+    performance_window: int = Field(default=1, description="Batches over which performance_breaches are counted.")
+    cooldown_batches: int = Field(default=2, description="No retrain within this many batches after the last one.")
+    budget: int = Field(default=4, description="At most this many retrains within budget_window_batches.")
+    budget_window_batches: int = Field(default=12, description="The window, in monitored batches, of the budget.")
+    min_new_labels: int = Field(
+        default=0,
+        description="Retrain once this many labeled rows arrived since the last training set (0: off).",
+    )
+
+    def alert_policy(self) -> AlertPolicy:
+        return AlertPolicy(
+            m_of_n={
+                "drift_check": (self.drift_breaches, self.drift_window),
+                "performance_check": (self.performance_breaches, self.performance_window),
+            },
+            cooldown_batches=self.cooldown_batches,
+            budget=self.budget,
+            budget_window_batches=self.budget_window_batches,
+        )
 
 
 class PromotionGate(dg.ConfigurableResource):

@@ -1,0 +1,136 @@
+"""When does a failed monitoring check become a retrain? Alert-fatigue controls, as a state machine.
+
+The retrain sensor feeds every evaluation of a watched check (passed or failed) to `observe`,
+in order. A check *fires* only when
+
+- at least M of its last N evaluations failed (`m_of_n`, per check),
+- it has not fired already in the same incident: an incident opens with a failure and closes
+  with the next pass, so a drift that persists triggers once,
+- no retrain was launched within the last `cooldown_batches` monitored batches, and
+- fewer than `budget` retrains were launched within the last `budget_window_batches`.
+
+Every failure that does not fire is *held*, with the rule that held it, so the decision is
+visible. The clock counts monitored batches (drift check evaluations), so a replayed history
+behaves as it did live. The state is plain JSON: the sensor keeps it in its cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    # drift must show on 2 of 3 batches (one noisy batch is no incident); a performance
+    # decay acts at once, because the model is already losing accuracy
+    m_of_n: dict[str, tuple[int, int]] = field(
+        default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1)}
+    )
+    cooldown_batches: int = 2
+    budget: int = 4
+    budget_window_batches: int = 12
+
+    def __post_init__(self):
+        for check, (m, n) in self.m_of_n.items():
+            if not 1 <= m <= n:
+                raise ValueError(f"{check}: M of N needs 1 <= M <= N, got {m} of {n}")
+        if min(self.cooldown_batches, self.budget, self.budget_window_batches) < 0:
+            raise ValueError("cooldown, budget and budget window cannot be negative")
+
+    def window(self, check: str) -> tuple[int, int]:
+        return tuple(self.m_of_n.get(check, (1, 1)))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    id: int  # the event log's id: evaluations are observed in this order
+    check: str
+    batch_id: str
+    failed: bool
+    description: str = ""
+    evidence: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    evaluation: Evaluation
+    fired: bool
+    rule: str  # what decided: fired, same_incident, m_of_n, cooldown, budget
+    reason: str
+
+
+@dataclass
+class AlertState:
+    clock: int = 0
+    recent: dict[str, list[bool]] = field(default_factory=dict)
+    open_incidents: dict[str, str] = field(default_factory=dict)  # check -> batch that fired it
+    retrain_clocks: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> AlertState:
+        return cls(**data) if data else cls()
+
+    def retrain_launched(self) -> None:
+        """A retrain started (by any trigger): cooldown and budget count from here."""
+        self.retrain_clocks.append(self.clock)
+
+
+CLOCK_CHECK = "drift_check"  # one evaluation per monitored batch
+
+
+def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> Verdict | None:
+    """Update the state with one evaluation; a verdict for every failure, None for a pass."""
+    if evaluation.check == CLOCK_CHECK:
+        state.clock += 1
+    needed, window = policy.window(evaluation.check)
+    recent = (state.recent.get(evaluation.check, []) + [evaluation.failed])[-window:]
+    state.recent[evaluation.check] = recent
+    if not evaluation.failed:
+        state.open_incidents.pop(evaluation.check, None)  # the incident is over
+        return None
+
+    def held(rule: str, reason: str) -> Verdict:
+        return Verdict(evaluation, False, rule, f"{evaluation.check} failed on batch '{evaluation.batch_id}'; {reason}")
+
+    if evaluation.check in state.open_incidents:
+        first = state.open_incidents[evaluation.check]
+        return held("same_incident", f"same incident as batch '{first}', which already triggered a retrain")
+    failures = sum(recent)
+    if failures < needed:
+        return held("m_of_n", f"{failures} of the last {len(recent)} evaluations failed; {needed} of {window} needed")
+    since = state.clock - state.retrain_clocks[-1] if state.retrain_clocks else None
+    if since is not None and since < policy.cooldown_batches:
+        return held(
+            "cooldown", f"a retrain started {since} batch(es) ago; cooldown is {policy.cooldown_batches} batches"
+        )
+    spent = sum(1 for c in state.retrain_clocks if state.clock - c < policy.budget_window_batches)
+    if spent >= policy.budget:
+        return held(
+            "budget",
+            f"{spent} retrains in the last {policy.budget_window_batches} batches; the budget is {policy.budget}",
+        )
+    state.open_incidents[evaluation.check] = evaluation.batch_id
+    return Verdict(
+        evaluation,
+        True,
+        "fired",
+        f"{evaluation.check} failed on batch '{evaluation.batch_id}': {failures} of the last {len(recent)} "
+        f"evaluations failed ({needed} of {window} needed)",
+    )
+
+
+def limited(state: AlertState, policy: AlertPolicy) -> tuple[str, str] | None:
+    """(rule, reason) when cooldown or budget forbid a retrain now; None when one may start."""
+    since = state.clock - state.retrain_clocks[-1] if state.retrain_clocks else None
+    if since is not None and since < policy.cooldown_batches:
+        return "cooldown", f"a retrain started {since} batch(es) ago; cooldown is {policy.cooldown_batches} batches"
+    spent = sum(1 for c in state.retrain_clocks if state.clock - c < policy.budget_window_batches)
+    if spent >= policy.budget:
+        return (
+            "budget",
+            f"{spent} retrains in the last {policy.budget_window_batches} batches; the budget is {policy.budget}",
+        )
+    return None
