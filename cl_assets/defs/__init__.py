@@ -16,7 +16,15 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.ingest.sensors import landing_sensor
     from cl_assets.defs.monitoring import assets as monitoring
     from cl_assets.defs.monitoring import checks as monitors
-    from cl_assets.defs.resources import Dataset, Landing, ModelRegistry, MonitoringPolicy, PromotionGate, Warehouse
+    from cl_assets.defs.resources import (
+        Dataset,
+        Landing,
+        ModelRegistry,
+        MonitoringPolicy,
+        PromotionGate,
+        RetrainPolicy,
+        Warehouse,
+    )
     from cl_assets.defs.tracking import tracking_resource
     from cl_assets.defs.training import assets as training
     from cl_assets.defs.triggers.schedules import periodic_retrain_schedule
@@ -52,6 +60,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             "model_registry": model_registry,
             "monitoring_policy": MonitoringPolicy(),
             "promotion_gate": PromotionGate(),
+            "retrain_policy": RetrainPolicy(),
             "mlflow": tracking_resource(model_registry),
         },
     )

@@ -128,7 +128,7 @@ class RetrainPolicy(dg.ConfigurableResource):
     )
     performance_window: int = Field(default=1, description="Batches over which performance_breaches are counted.")
     cooldown_batches: int = Field(default=2, description="No retrain within this many batches after the last one.")
-    budget: int = Field(default=4, description="At most this many retrains within budget_window_batches.")
+    budget: int = Field(default=6, description="At most this many triggered retrains within budget_window_batches.")
     budget_window_batches: int = Field(default=12, description="The window, in monitored batches, of the budget.")
     min_new_labels: int = Field(
         default=0,

@@ -5,9 +5,11 @@ in order. A check *fires* only when
 
 - at least M of its last N evaluations failed (`m_of_n`, per check),
 - it has not fired already in the same incident: an incident opens with a failure and closes
-  with the next pass, so a drift that persists triggers once,
+  with the next pass or when another model takes over, so a drift that persists triggers
+  once per model (failures against an earlier model do not count towards M of N either),
 - no retrain was launched within the last `cooldown_batches` monitored batches, and
-- fewer than `budget` retrains were launched within the last `budget_window_batches`.
+- fewer than `budget` retrains were *triggered* within the last `budget_window_batches`
+  (scheduled or manual retrains count for the cooldown, not for the budget: they are planned).
 
 Every failure that does not fire is *held*, with the rule that held it, so the decision is
 visible. The clock counts monitored batches (drift check evaluations), so a replayed history
@@ -27,7 +29,7 @@ class AlertPolicy:
         default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1)}
     )
     cooldown_batches: int = 2
-    budget: int = 4
+    budget: int = 6
     budget_window_batches: int = 12
 
     def __post_init__(self):
@@ -49,6 +51,7 @@ class Evaluation:
     failed: bool
     description: str = ""
     evidence: dict = field(default_factory=dict)
+    model_version: int | None = None  # the model (or its reference) the check judged
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,10 @@ class Verdict:
 class AlertState:
     clock: int = 0
     recent: dict[str, list[bool]] = field(default_factory=dict)
+    versions: dict[str, int | None] = field(default_factory=dict)  # check -> model its recent outcomes judged
     open_incidents: dict[str, str] = field(default_factory=dict)  # check -> batch that fired it
-    retrain_clocks: list[int] = field(default_factory=list)
+    retrain_clocks: list[int] = field(default_factory=list)  # every retrain: the cooldown
+    triggered_clocks: list[int] = field(default_factory=list)  # triggered ones: the budget
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,9 +78,11 @@ class AlertState:
     def from_dict(cls, data: dict | None) -> AlertState:
         return cls(**data) if data else cls()
 
-    def retrain_launched(self) -> None:
-        """A retrain started (by any trigger): cooldown and budget count from here."""
+    def retrain_launched(self, triggered: bool = True) -> None:
+        """A retrain started: the cooldown counts from here, and the budget if it was triggered."""
         self.retrain_clocks.append(self.clock)
+        if triggered:
+            self.triggered_clocks.append(self.clock)
 
 
 CLOCK_CHECK = "drift_check"  # one evaluation per monitored batch
@@ -86,6 +93,10 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
     if evaluation.check == CLOCK_CHECK:
         state.clock += 1
     needed, window = policy.window(evaluation.check)
+    if state.versions.get(evaluation.check) != evaluation.model_version:  # another model took over
+        state.recent.pop(evaluation.check, None)
+        state.open_incidents.pop(evaluation.check, None)
+        state.versions[evaluation.check] = evaluation.model_version
     recent = (state.recent.get(evaluation.check, []) + [evaluation.failed])[-window:]
     state.recent[evaluation.check] = recent
     if not evaluation.failed:
@@ -106,7 +117,7 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
         return held(
             "cooldown", f"a retrain started {since} batch(es) ago; cooldown is {policy.cooldown_batches} batches"
         )
-    spent = sum(1 for c in state.retrain_clocks if state.clock - c < policy.budget_window_batches)
+    spent = sum(1 for c in state.triggered_clocks if state.clock - c < policy.budget_window_batches)
     if spent >= policy.budget:
         return held(
             "budget",
@@ -127,7 +138,7 @@ def limited(state: AlertState, policy: AlertPolicy) -> tuple[str, str] | None:
     since = state.clock - state.retrain_clocks[-1] if state.retrain_clocks else None
     if since is not None and since < policy.cooldown_batches:
         return "cooldown", f"a retrain started {since} batch(es) ago; cooldown is {policy.cooldown_batches} batches"
-    spent = sum(1 for c in state.retrain_clocks if state.clock - c < policy.budget_window_batches)
+    spent = sum(1 for c in state.triggered_clocks if state.clock - c < policy.budget_window_batches)
     if spent >= policy.budget:
         return (
             "budget",

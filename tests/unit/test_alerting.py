@@ -62,3 +62,28 @@ def test_checks_have_their_own_incidents():
 def test_impossible_windows_are_refused():
     with pytest.raises(ValueError, match="3 of 2"):
         AlertPolicy(m_of_n={"drift_check": (3, 2)})
+
+
+def test_a_new_model_opens_a_new_incident_and_restarts_the_count():
+    state = AlertState()
+    policy = AlertPolicy(m_of_n={"performance_check": (1, 1), "drift_check": (2, 3)}, cooldown_batches=0)
+
+    def decide(i, check, version):
+        return observe(state, policy, Evaluation(i, check, f"b{i}", True, model_version=version))  # noqa: E731
+
+    assert decide(1, "performance_check", 1).fired
+    assert decide(2, "performance_check", 1).rule == "same_incident"
+    assert decide(3, "performance_check", 2).fired  # the retrained model decays too: act again
+    assert decide(4, "drift_check", 2).rule == "m_of_n"
+    assert decide(5, "drift_check", 3).rule == "m_of_n"  # the failure against model 2 no longer counts
+
+
+def test_planned_retrains_count_for_the_cooldown_not_the_budget():
+    state = AlertState()
+    policy = AlertPolicy(m_of_n={"drift_check": (1, 1)}, cooldown_batches=1, budget=1, budget_window_batches=10)
+    state.retrain_launched(triggered=False)  # the schedule, at clock 0
+    first = observe(state, policy, Evaluation(1, "drift_check", "b1", True))
+    assert first.fired  # one batch later: cooled down, and the budget is untouched
+    state.retrain_launched()
+    observe(state, policy, Evaluation(2, "drift_check", "b2", False))
+    assert observe(state, policy, Evaluation(3, "drift_check", "b3", True)).rule == "budget"

@@ -49,6 +49,7 @@ def drift_check(
         metadata={
             "batch_id": batch_id,
             "reference_version": int(rows["reference_version"].iloc[0]) if len(rows) else 0,
+            "model_version": int(rows["reference_version"].iloc[0]) if len(rows) else 0,
             "drifted_features": dg.MetadataValue.json(drifted["feature"].tolist()),
             "evidence": dg.MetadataValue.json(evidence),
             "alpha": monitoring_policy.alpha,
@@ -107,6 +108,7 @@ def performance_check(
         + ("; ".join(failures) or "within the allowed drop"),
         metadata={
             "batch_id": batch_id,
+            "model_version": evidence["model_version"],
             "evidence": dg.MetadataValue.json(evidence),
             "accuracy_drop": acc_drop,
             "roc_auc_drop": auc_drop,

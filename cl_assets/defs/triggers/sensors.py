@@ -6,11 +6,16 @@ champion exists yet.
 """
 
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from cl_assets.defs.jobs import retrain_job
-from cl_assets.lib import triggers
+from cl_assets.defs.resources import RetrainPolicy
+from cl_assets.lib import alerting, triggers
+
+SENSOR = "retrain_sensor"
+HISTORY = 500  # evaluations read per check and tick: far more than arrive between two ticks
 
 WATCHED_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("drift_metrics"), "drift_check"),
@@ -24,26 +29,30 @@ IN_FLIGHT = [
 ]
 
 
-def _failures(instance: dg.DagsterInstance, after: int) -> list[dict]:
+def _evaluations(instance: dg.DagsterInstance, after: int) -> list[alerting.Evaluation]:
+    """Every evaluation of a watched check after event id `after`, passed or failed, in order."""
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+    done = (AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED)
     found = []
     for key in WATCHED_CHECKS:
-        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=100):
-            if record.id <= after or record.status != AssetCheckExecutionRecordStatus.FAILED:
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=HISTORY):
+            if record.id <= after or record.status not in done:
                 continue
             evaluation = record.event.asset_check_evaluation if record.event else None
             meta = {k: v.value for k, v in (evaluation.metadata if evaluation else {}).items()}
             found.append(
-                {
-                    "id": record.id,
-                    "check": key.name,
-                    "batch_id": meta.get("batch_id", ""),
-                    "description": evaluation.description if evaluation else "",
-                    "evidence": meta.get("evidence", {}),
-                }
+                alerting.Evaluation(
+                    id=record.id,
+                    check=key.name,
+                    batch_id=str(meta.get("batch_id", "")),
+                    failed=record.status == AssetCheckExecutionRecordStatus.FAILED,
+                    description=evaluation.description or "" if evaluation else "",
+                    evidence=meta.get("evidence", {}),
+                    model_version=meta.get("model_version"),
+                )
             )
-    return sorted(found, key=lambda f: f["id"])
+    return sorted(found, key=lambda e: e.id)
 
 
 def _latest_check_id(instance: dg.DagsterInstance) -> int:
@@ -55,58 +64,150 @@ def _latest_check_id(instance: dg.DagsterInstance) -> int:
     return max(ids, default=0)
 
 
+def _other_retrains(instance: dg.DagsterInstance, after: float) -> tuple[int, float]:
+    """Retrains launched since `after` by anything but this sensor (schedule, a person)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=retrain_job.name, created_after=datetime.fromtimestamp(after, UTC))
+    )
+    others = [r for r in records if r.dagster_run.tags.get("dagster/sensor_name") != SENSOR]
+    return len(others), max([after, *(r.create_timestamp.timestamp() for r in records)])
+
+
+def _new_labels(instance: dg.DagsterInstance) -> int:
+    """Labeled rows that arrived after the latest training set was composed."""
+    latest = instance.fetch_materializations(dg.AssetKey("training_set"), limit=1).records
+    since = latest[0].storage_id if latest else 0
+    rows = 0
+    for record in instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=HISTORY).records:
+        if record.storage_id <= since:
+            break
+        materialization = record.asset_materialization
+        if materialization and materialization.metadata.get("status", dg.TextMetadataValue("")).value != "quarantined":
+            rows += int(materialization.metadata.get("dagster/row_count", dg.IntMetadataValue(0)).value or 0)
+    return rows
+
+
+def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
+    """Failures that did not become a retrain, on the retrain_trigger asset: visible, with the rule."""
+    return [
+        dg.AssetObservation(
+            asset_key="retrain_trigger",
+            description=v.reason,
+            metadata={
+                "decision": "held",
+                "rule": v.rule,
+                "check": v.evaluation.check,
+                "batch_id": v.evaluation.batch_id,
+                "reason": v.reason,
+            },
+        )
+        for v in verdicts
+    ]
+
+
 @dg.sensor(
-    name="retrain_sensor",
+    name=SENSOR,
     job=retrain_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Launches retrain_job when drift_check or performance_check fails, with the failing "
-        "checks, batches and evidence on the run's tags (recorded by retrain_trigger). Also "
-        "trains the first model ('bootstrap') once labels have arrived and no champion exists. "
-        "Never launches a retrain while another is queued or running. On its first tick it "
-        "starts from the latest check result: history from before it ran is not acted on."
+        "The trigger policy. Watches every evaluation of drift_check and performance_check and "
+        "launches retrain_job when one fires under the RetrainPolicy's alert-fatigue controls: "
+        "M of the last N batches failed (per check), once per incident (a drift that persists "
+        "triggers once; the next pass ends the incident), not within the cooldown after a "
+        "retrain, and within the retrain budget. A failure that does not fire is recorded as a "
+        "'held' observation on retrain_trigger, naming the rule. Also retrains when enough new "
+        "labels arrived (min_new_labels), and trains the first model ('bootstrap') once labels "
+        "exist and no champion does. The run's tags carry the checks, batches and evidence. On "
+        "its first tick it starts from the latest check result."
     ),
 )
-def retrain_sensor(context: dg.SensorEvaluationContext):
+def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainPolicy):
     instance = context.instance
-    after = _latest_check_id(instance) if context.cursor is None else json.loads(context.cursor)["after"]
-    failures = _failures(instance, after)
-    cursor = json.dumps({"after": max([after, *(f["id"] for f in failures)])})
-    if instance.get_runs(filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1):
-        return dg.SensorResult(skip_reason="a retrain is already queued or running", cursor=cursor)
-    if instance.get_latest_materialization_event(dg.AssetKey("champion_model")) is None:
-        labels = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records
-        if not labels:
-            return dg.SensorResult(skip_reason="waiting for the first labels to train the first model", cursor=cursor)
-        batch = labels[0].partition_key or ""
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=f"bootstrap:{labels[0].storage_id}",
-                    tags=triggers.tags("bootstrap", f"no champion yet; labels of batch '{batch}' arrived", batch=batch),
-                )
-            ],
-            cursor=cursor,
+    if context.cursor is None:
+        cursor = {"after": _latest_check_id(instance), "runs_after": datetime.now(UTC).timestamp(), "state": None}
+    else:
+        cursor = json.loads(context.cursor)
+    state = alerting.AlertState.from_dict(cursor["state"])
+    policy = retrain_policy.alert_policy()
+    others, runs_after = _other_retrains(instance, cursor["runs_after"])
+    for _ in range(others):
+        state.retrain_launched(triggered=False)
+    evaluations = _evaluations(instance, cursor["after"])
+    verdicts = [v for e in evaluations if (v := alerting.observe(state, policy, e))]
+    fired = [v for v in verdicts if v.fired]
+    held = [v for v in verdicts if not v.fired]
+    in_flight = instance.get_runs(filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1)
+    if in_flight and fired:
+        for v in fired:  # not launched, so no incident was answered yet
+            state.open_incidents.pop(v.evaluation.check, None)
+        held += [
+            alerting.Verdict(v.evaluation, False, "in_flight", f"{v.reason}; a retrain is already running")
+            for v in fired
+        ]
+        fired = []
+    request = None
+    if not instance.get_latest_materialization_event(dg.AssetKey("champion_model")) and not in_flight:
+        request = _bootstrap(instance)
+    elif fired:
+        checks = sorted({v.evaluation.check for v in fired})
+        request = dg.RunRequest(
+            run_key=f"checks:{fired[-1].evaluation.id}",
+            tags=triggers.tags(
+                kind="+".join(checks),
+                reason="; ".join(f"{v.reason}. {v.evaluation.description}" for v in fired),
+                check=",".join(checks),
+                batch=fired[-1].evaluation.batch_id,
+                evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
+            ),
         )
-    if not failures:
-        return dg.SensorResult(skip_reason="no monitoring check failed since the last tick", cursor=cursor)
-    checks = sorted({f["check"] for f in failures})
-    reason = "; ".join(f["description"] for f in failures)
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                run_key=f"checks:{failures[-1]['id']}",
-                tags=triggers.tags(
-                    kind="+".join(checks),
-                    reason=reason,
-                    check=",".join(checks),
-                    batch=failures[-1]["batch_id"],
-                    evidence={f"{f['check']}@{f['batch_id']}": f["evidence"] for f in failures},
-                ),
-            )
-        ],
-        cursor=cursor,
+    elif retrain_policy.min_new_labels and not in_flight:
+        request = _volume(instance, state, policy, retrain_policy.min_new_labels, held)
+    if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
+        state.retrain_launched()
+    next_cursor = json.dumps(
+        {
+            "after": max([cursor["after"], *(e.id for e in evaluations)]),
+            "runs_after": runs_after,
+            "state": state.to_dict(),
+        }
+    )
+    events = _held(held)
+    if request is None:
+        reason = "; ".join(v.reason for v in held) or "no monitoring check failed since the last tick"
+        return dg.SensorResult(skip_reason=reason[:1000], cursor=next_cursor, asset_events=events)
+    return dg.SensorResult(run_requests=[request], cursor=next_cursor, asset_events=events)
+
+
+def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:
+    labels = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records
+    if not labels:
+        return None
+    batch = labels[0].partition_key or ""
+    return dg.RunRequest(
+        run_key=f"bootstrap:{labels[0].storage_id}",
+        tags=triggers.tags("bootstrap", f"no champion yet; labels of batch '{batch}' arrived", batch=batch),
+    )
+
+
+def _volume(instance, state, policy, threshold: int, held: list) -> dg.RunRequest | None:
+    rows = _new_labels(instance)
+    if rows < threshold:
+        return None
+    limit = alerting.limited(state, policy)
+    if limit:
+        evaluation = alerting.Evaluation(0, "new_labels", "", True)
+        held.append(alerting.Verdict(evaluation, False, limit[0], f"{rows} new labeled rows; {limit[1]}"))
+        return None
+    latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
+    return dg.RunRequest(
+        run_key=f"volume:{latest.storage_id}",
+        tags=triggers.tags(
+            "volume",
+            f"{rows} labeled rows arrived since the last training set (threshold {threshold})",
+            batch=latest.partition_key or "",
+            evidence={"new_labeled_rows": rows, "threshold": threshold},
+        ),
     )
 
 
