@@ -301,9 +301,11 @@ class Case:
 
 
 CASES = [
-    Case(missing_column, "reject", "age_present", "age", ("age",)),
-    Case(extra_column, "reject", "columns_match_contract", None, ("promo_code",)),
-    Case(renamed_column, "reject", "monthly_spend_present", "monthly_spend", ("monthly_spend",)),
+    Case(missing_column, "reject", "columns_match_contract", None, ("missing ['age']",)),
+    Case(extra_column, "reject", "columns_match_contract", None, ("unexpected ['promo_code']",)),
+    Case(
+        renamed_column, "reject", "columns_match_contract", None, ("missing ['monthly_spend']", "unexpected ['spend']")
+    ),
     Case(text_in_numeric_column, "reject", "monthly_spend_type", "monthly_spend", ("twelve",)),
     Case(all_null_column, "reject", "discount_pct_not_null", "discount_pct", ("discount_pct",)),
     Case(nulls_over_threshold, "reject", "tenure_months_not_null", "tenure_months", ("tenure_months",)),

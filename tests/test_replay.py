@@ -59,9 +59,9 @@ def test_the_loop_retrains_after_the_documented_drift(replay):
     assert start >= 3
     after = [b for b in report["batches"][start:] if b["retrain_triggered"]]
     monitors = ("drift_check", "performance_check")
-    assert any(b["trigger_reason"].split(":")[0] in monitors or "+" in b["trigger_reason"].split(":")[0] for b in after), [
-        (b["batch_id"], b["trigger_reason"]) for b in report["batches"]
-    ]
+    assert any(
+        b["trigger_reason"].split(":")[0] in monitors or "+" in b["trigger_reason"].split(":")[0] for b in after
+    ), [(b["batch_id"], b["trigger_reason"]) for b in report["batches"]]
     with warehouse.connect(paths.warehouse, read_only=True) as con:
         promoted = warehouse.fetch_records(
             con,

@@ -128,6 +128,11 @@ class RetrainPolicy(dg.ConfigurableResource):
     )
     performance_window: int = Field(default=1, description="Batches over which performance_breaches are counted.")
     cooldown_batches: int = Field(default=2, description="No retrain within this many batches after the last one.")
+    retry_batches: int = Field(
+        default=3,
+        description="Fire an incident again when the same model still fails this many batches after its "
+        "retrain (the candidate was not promoted); 0: never.",
+    )
     budget: int = Field(default=6, description="At most this many triggered retrains within budget_window_batches.")
     budget_window_batches: int = Field(default=12, description="The window, in monitored batches, of the budget.")
     min_new_labels: int = Field(
@@ -142,6 +147,7 @@ class RetrainPolicy(dg.ConfigurableResource):
                 "performance_check": (self.performance_breaches, self.performance_window),
             },
             cooldown_batches=self.cooldown_batches,
+            retry_batches=self.retry_batches,
             budget=self.budget,
             budget_window_batches=self.budget_window_batches,
         )

@@ -6,7 +6,9 @@ in order. A check *fires* only when
 - at least M of its last N evaluations failed (`m_of_n`, per check),
 - it has not fired already in the same incident: an incident opens with a failure and closes
   with the next pass or when another model takes over, so a drift that persists triggers
-  once per model (failures against an earlier model do not count towards M of N either),
+  once per model (failures against an earlier model do not count towards M of N either);
+  if the same model is still failing `retry_batches` after its incident fired (the retrain's
+  candidate was not promoted), the incident fires again,
 - no retrain was launched within the last `cooldown_batches` monitored batches, and
 - fewer than `budget` retrains were *triggered* within the last `budget_window_batches`
   (scheduled or manual retrains count for the cooldown, not for the budget: they are planned).
@@ -29,6 +31,7 @@ class AlertPolicy:
         default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1)}
     )
     cooldown_batches: int = 2
+    retry_batches: int = 3  # 0: never retry an unanswered incident
     budget: int = 6
     budget_window_batches: int = 12
 
@@ -36,7 +39,7 @@ class AlertPolicy:
         for check, (m, n) in self.m_of_n.items():
             if not 1 <= m <= n:
                 raise ValueError(f"{check}: M of N needs 1 <= M <= N, got {m} of {n}")
-        if min(self.cooldown_batches, self.budget, self.budget_window_batches) < 0:
+        if min(self.cooldown_batches, self.retry_batches, self.budget, self.budget_window_batches) < 0:
             raise ValueError("cooldown, budget and budget window cannot be negative")
 
     def window(self, check: str) -> tuple[int, int]:
@@ -67,7 +70,7 @@ class AlertState:
     clock: int = 0
     recent: dict[str, list[bool]] = field(default_factory=dict)
     versions: dict[str, int | None] = field(default_factory=dict)  # check -> model its recent outcomes judged
-    open_incidents: dict[str, str] = field(default_factory=dict)  # check -> batch that fired it
+    open_incidents: dict[str, list] = field(default_factory=dict)  # check -> [batch that fired it, clock]
     retrain_clocks: list[int] = field(default_factory=list)  # every retrain: the cooldown
     triggered_clocks: list[int] = field(default_factory=list)  # triggered ones: the budget
 
@@ -106,9 +109,13 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
     def held(rule: str, reason: str) -> Verdict:
         return Verdict(evaluation, False, rule, f"{evaluation.check} failed on batch '{evaluation.batch_id}'; {reason}")
 
+    retry = False
     if evaluation.check in state.open_incidents:
-        first = state.open_incidents[evaluation.check]
-        return held("same_incident", f"same incident as batch '{first}', which already triggered a retrain")
+        first, fired_at = state.open_incidents[evaluation.check]
+        waited = state.clock - fired_at
+        if not policy.retry_batches or waited < policy.retry_batches:
+            return held("same_incident", f"same incident as batch '{first}', which already triggered a retrain")
+        retry = True  # the same model still fails: that retrain did not replace it
     failures = sum(recent)
     if failures < needed:
         return held("m_of_n", f"{failures} of the last {len(recent)} evaluations failed; {needed} of {window} needed")
@@ -123,13 +130,17 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
             "budget",
             f"{spent} retrains in the last {policy.budget_window_batches} batches; the budget is {policy.budget}",
         )
-    state.open_incidents[evaluation.check] = evaluation.batch_id
+    again = ""
+    if retry:
+        first = state.open_incidents[evaluation.check][0]
+        again = f"; retrying the incident opened at batch '{first}', whose retrain left this model in place"
+    state.open_incidents[evaluation.check] = [evaluation.batch_id if not retry else first, state.clock]
     return Verdict(
         evaluation,
         True,
         "fired",
         f"{evaluation.check} failed on batch '{evaluation.batch_id}': {failures} of the last {len(recent)} "
-        f"evaluations failed ({needed} of {window} needed)",
+        f"evaluations failed ({needed} of {window} needed){again}",
     )
 
 

@@ -29,6 +29,11 @@ def query(name: str) -> str:
     return (QUERIES / f"{name}.sql").read_text()
 
 
+# Database files (by path and inode) this process has already given the schema: running
+# schema.sql on every connection costs ~20 ms, and the loop opens hundreds of connections.
+_SCHEMA_APPLIED: set[tuple[str, int]] = set()
+
+
 @contextmanager
 def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(path)
@@ -37,7 +42,10 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         if not read_only:
-            con.execute(query("schema"))
+            key = (str(path.resolve()), path.stat().st_ino)
+            if key not in _SCHEMA_APPLIED:
+                con.execute(query("schema"))
+                _SCHEMA_APPLIED.add(key)
         yield con
     finally:
         con.close()

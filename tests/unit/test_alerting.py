@@ -7,7 +7,11 @@ import pytest
 from cl_assets.lib.alerting import AlertPolicy, AlertState, Evaluation, observe
 
 POLICY = AlertPolicy(
-    m_of_n={"drift_check": (2, 3), "performance_check": (1, 1)}, cooldown_batches=2, budget=2, budget_window_batches=10
+    m_of_n={"drift_check": (2, 3), "performance_check": (1, 1)},
+    cooldown_batches=2,
+    retry_batches=0,
+    budget=2,
+    budget_window_batches=10,
 )
 
 
@@ -87,3 +91,16 @@ def test_planned_retrains_count_for_the_cooldown_not_the_budget():
     state.retrain_launched()
     observe(state, policy, Evaluation(2, "drift_check", "b2", False))
     assert observe(state, policy, Evaluation(3, "drift_check", "b3", True)).rule == "budget"
+
+
+def test_an_unanswered_incident_is_retried_after_retry_batches():
+    policy = AlertPolicy(m_of_n={"drift_check": (1, 1)}, cooldown_batches=1, retry_batches=3, budget=9)
+    assert run("FFFFFFF", policy) == [
+        "fired",
+        "same_incident",
+        "same_incident",
+        "fired",
+        "same_incident",
+        "same_incident",
+        "fired",
+    ]

@@ -46,7 +46,7 @@ def test_inferred_suite_passes_on_its_own_batch(reference, suite):
     assert all(o.success for o in outcomes), [o.describe() for o in outcomes if not o.success]
     assert not any(o.blocking for o in outcomes)
     kinds = {(e["type"], e["kwargs"].get("column")): e["meta"]["severity"] for e in suite["expectations"]}
-    assert kinds[("expect_column_to_exist", "age")] == ERROR
+    assert kinds[("expect_table_columns_to_match_set", None)] == ERROR
     assert kinds[("expect_column_values_to_be_unique", "customer_id")] == ERROR
     assert kinds[("expect_column_values_to_be_between", "monthly_spend")] == WARNING
     assert kinds[("expect_column_values_to_be_in_set", "channel")] == WARNING
@@ -77,7 +77,6 @@ def null_id(frame):
 @pytest.mark.parametrize(
     ("corrupt", "column", "rule"),
     [
-        (drop_age, "age", "expect_column_to_exist"),
         (text_in_spend, "monthly_spend", "expect_column_values_to_be_in_type_list"),
         (duplicate_id, "customer_id", "expect_column_values_to_be_unique"),
         (null_id, "customer_id", "expect_column_values_to_not_be_null"),
@@ -90,8 +89,14 @@ def test_bad_data_fails_an_error_expectation_naming_column_and_rule(reference, s
     hit = hits[0]
     assert hit.severity == ERROR and hit.blocking
     assert f"column '{column}'" in hit.describe() and rule in hit.describe()
-    # a missing column also breaks the table-level column contract; nothing else fails
-    assert all(o.column in (column, None) for o in failed), [o.describe() for o in failed]
+    assert all(o.column == column for o in failed), [o.describe() for o in failed]
+
+
+def test_a_missing_column_breaks_the_column_contract_naming_it(reference, suite):
+    failed = failures(drop_age(reference), suite)
+    (contract,) = [o for o in failed if o.expectation == "expect_table_columns_to_match_set"]
+    assert contract.blocking and contract.observed == "missing ['age']"
+    assert {o.column for o in failed} == {None, "age"}  # age's own rules cannot be evaluated either
 
 
 def test_row_level_failures_report_counts_and_samples(reference, suite):
