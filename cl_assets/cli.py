@@ -126,6 +126,21 @@ def expectations_init(args: argparse.Namespace) -> None:
     print(f"wrote {out}: review the ranges and sets, set each expectation's meta.severity, then commit it")
 
 
+def why(args: argparse.Namespace) -> None:
+    """The chain behind a model version: trigger, evidence, training set, MLflow run, gate, promotion."""
+    from cl_assets.lib import lineage, warehouse
+
+    paths = StatePaths.resolve(args.home)
+    if not paths.warehouse.exists():
+        sys.exit(f"no loop state in {paths.home}: run `cl demo` or `cl replay` first, or pass --home")
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        try:
+            chain = lineage.why(con, args.version)
+        except lineage.UnknownVersion as exc:
+            sys.exit(str(exc))
+    print(json.dumps(chain, indent=2, default=str) if args.json else lineage.render(chain))
+
+
 def dev(args: argparse.Namespace) -> None:
     """Open the state folder in the Dagster UI (webserver and daemon)."""
     paths = StatePaths.resolve(args.home).prepare()
@@ -175,6 +190,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing suite file")
     _home(p)
     p.set_defaults(func=expectations_init)
+
+    p = sub.add_parser("why", help="why does a model version exist? trigger to promotion")
+    p.add_argument("version", type=int, help="model version (as in the MLflow registry)")
+    p.add_argument("--json", action="store_true", help="print the chain as JSON")
+    _home(p)
+    p.set_defaults(func=why)
 
     p = sub.add_parser("dev", help="open the state folder in the Dagster UI (dagster dev)")
     p.add_argument("--port", type=int, default=3000)

@@ -1,0 +1,36 @@
+"""`cl why VERSION`: the chain behind a model version, checked against the tables it comes from."""
+
+import json
+
+import pytest
+from mlflow import MlflowClient
+
+from cl_assets import cli
+
+
+def why(story_run, version: int, capsys, *extra: str) -> str:
+    cli.main(["why", str(version), "--home", str(story_run.paths.home), *extra])
+    return capsys.readouterr().out
+
+
+def test_why_a_champion_exists(story_run, capsys):
+    (latest,) = story_run.sql("select * from champion_history order by promoted_at desc limit 1")
+    chain = json.loads(why(story_run, latest["model_version"], capsys, "--json"))
+    (trigger,) = story_run.sql("select * from retrain_triggers where trigger_id = ?", [latest["trigger_id"]])
+    assert chain["trigger"]["id"] == trigger["trigger_id"] and chain["trigger"]["kind"] == trigger["kind"]
+    assert chain["trigger"]["reason"] == trigger["reason"]
+    assert chain["training_set"]["version"] == latest["training_set_version"]
+    assert chain["gate"]["passed"] is True and chain["gate"]["report_id"] == latest["report_id"]
+    assert chain["promotion"]["replaced"] == latest["previous_version"]
+    assert chain["promotion"]["replaced_at"] is None  # still champion
+    run = MlflowClient(story_run.paths.mlflow_tracking_uri).get_run(chain["candidate"]["mlflow_run_id"])
+    assert run.data.tags["dagster_run_id"] == chain["candidate"]["dagster_run_id"]
+
+    text = why(story_run, latest["model_version"], capsys)
+    assert f"model v{latest['model_version']}" in text and chain["candidate"]["mlflow_run_id"] in text
+    assert "(still champion)" in text and f"training set v{latest['training_set_version']}" in text
+
+
+def test_why_an_unknown_version_says_so(story_run):
+    with pytest.raises(SystemExit, match="no model version 999"):
+        cli.main(["why", "999", "--home", str(story_run.paths.home)])

@@ -1,0 +1,39 @@
+"""Rendering the chain behind a model version, for each way a candidate can end."""
+
+from cl_assets.lib.lineage import render
+
+
+def chain(gate, promotion) -> dict:
+    return {
+        "model_version": 7,
+        "registered_model": "cl_model",
+        "trigger": {
+            "kind": "drift_check",
+            "at": "t0",
+            "reason": "drift_check failed on batch 'b9'",
+            "evidence": {"drift_check@b9": {"age": {"method": "ks", "p_value": 1e-9}}},
+        },
+        "training_set": {"version": 3, "batches": ["b5", "b6", "b7", "b8"], "rows_train": 700, "rows_holdout": 300},
+        "candidate": {"mlflow_run_id": "abc123", "dagster_run_id": "run-1", "trained_at": "t1"},
+        "gate": gate,
+        "promotion": promotion,
+    }
+
+
+def test_a_rejected_candidate_names_the_gate_reasons_and_never_became_champion():
+    gate = {"report_id": "report-1", "against_champion": 6, "passed": False, "reasons": ["ROC AUC 0.70 < 0.75"]}
+    text = render(chain(gate, None))
+    assert "against champion v6: FAILED: ROC AUC 0.70 < 0.75" in text
+    assert "never champion" in text
+    assert "drift_check@b9 age: method ks, p_value 1e-09" in text
+    assert "b5 .. b8 (4 batches)" in text and "MLflow run abc123" in text
+
+
+def test_a_candidate_whose_run_stopped_before_the_report_was_not_judged():
+    assert "not judged" in render(chain(None, None))
+
+
+def test_a_replaced_champion_says_until_when():
+    gate = {"report_id": "r", "against_champion": None, "passed": True, "reasons": ["first model"]}
+    text = render(chain(gate, {"promoted_at": "t2", "replaced": None, "replaced_at": "t5"}))
+    assert "against no champion: PASSED" in text and "champion from t2 (the first model) until t5" in text
