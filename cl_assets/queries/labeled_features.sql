@@ -1,5 +1,7 @@
 -- Features joined with the labels that have arrived, with each batch's recency rank
 -- (1 = newest labeled batch). Only batches that passed validation have features.
+-- Ordered, so that a seeded holdout sample and the model trained on the rest are reproducible
+-- (a parallel join returns rows in any order).
 with labeled as (
 
     select
@@ -27,3 +29,4 @@ select
 from labeled
 inner join ranked using (batch_id)
 where $window_batches = 0 or ranked.recency <= $window_batches
+order by labeled.batch_id, labeled.entity_id
