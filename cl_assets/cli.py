@@ -39,6 +39,38 @@ def _print_summary(summary: dict, report: str | None) -> None:
         print(f"report: {report}")
 
 
+def _dataset_args(parser: argparse.ArgumentParser) -> None:
+    """The column roles of a user's file, shared by `replay` and `expectations init`."""
+    parser.add_argument("--target", required=True, help="0/1 label column")
+    parser.add_argument("--time", help="time column: batches follow its order")
+    parser.add_argument("--id", help="id column (default: the row number)")
+    parser.add_argument("--categorical", nargs="*", default=[], help="columns to treat as categorical")
+    parser.add_argument("--slice", help="column whose values are the slices of the evaluation")
+
+
+def _dataset(path: Path, args: argparse.Namespace):
+    """Read a user's file and give its columns their roles, or exit naming what is wrong."""
+    from cl_assets.lib import landing
+    from cl_assets.lib.dataset import DatasetError, infer_spec
+
+    if not path.is_file():
+        sys.exit(f"no such file: {path}")
+    frame = landing.read(path)
+    try:
+        spec = infer_spec(
+            frame,
+            name=path.stem,
+            target=args.target,
+            id_column=args.id,
+            time_column=args.time,
+            slice_column=args.slice,
+            categorical=args.categorical,
+        )
+    except DatasetError as exc:
+        sys.exit(f"{path}: {exc}")
+    return frame, spec
+
+
 def demo(args: argparse.Namespace) -> None:
     from cl_assets import playback
     from cl_assets.lib import scenario
@@ -55,25 +87,9 @@ def demo(args: argparse.Namespace) -> None:
 
 def replay(args: argparse.Namespace) -> None:
     from cl_assets import playback
-    from cl_assets.lib import expectations, landing
-    from cl_assets.lib.dataset import DatasetError, infer_spec
+    from cl_assets.lib import expectations
 
-    path = Path(args.file)
-    if not path.is_file():
-        sys.exit(f"no such file: {path}")
-    frame = landing.read(path)
-    try:
-        spec = infer_spec(
-            frame,
-            name=path.stem,
-            target=args.target,
-            id_column=args.id,
-            time_column=args.time,
-            slice_column=args.slice,
-            categorical=args.categorical,
-        )
-    except DatasetError as exc:
-        sys.exit(f"{path}: {exc}")
+    frame, spec = _dataset(Path(args.file), args)
     paths = StatePaths.resolve(args.home)
     _reset(paths, args.reset)
     batches = playback.file_batches(frame, spec, args.batch_rows, datetime(2026, 1, 1, 12))
@@ -91,25 +107,9 @@ def replay(args: argparse.Namespace) -> None:
 
 def expectations_init(args: argparse.Namespace) -> None:
     """Propose a raw-batch suite from a reference file, for a person to review and commit."""
-    from cl_assets.lib import expectations, landing
-    from cl_assets.lib.dataset import DatasetError, infer_spec
+    from cl_assets.lib import expectations
 
-    path = Path(args.source)
-    if not path.is_file():
-        sys.exit(f"no such file: {path}")
-    frame = landing.read(path)
-    try:
-        spec = infer_spec(
-            frame,
-            name=path.stem,
-            target=args.target,
-            id_column=args.id,
-            time_column=args.time,
-            slice_column=args.slice,
-            categorical=args.categorical,
-        )
-    except DatasetError as exc:
-        sys.exit(f"{path}: {exc}")
+    frame, spec = _dataset(Path(args.source), args)
     reference = frame.drop(columns=[spec.target])
     if spec.id_column not in reference.columns:  # `cl replay` numbers the rows when there is no id
         reference[spec.id_column] = range(len(reference))
@@ -165,11 +165,7 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("replay", help="run the loop over your own CSV or Parquet file, cut into batches")
     p.add_argument("file", help="CSV or Parquet file, one row per example")
-    p.add_argument("--target", required=True, help="0/1 label column")
-    p.add_argument("--time", help="time column: batches follow its order")
-    p.add_argument("--id", help="id column (default: the row number)")
-    p.add_argument("--categorical", nargs="*", default=[], help="columns to treat as categorical")
-    p.add_argument("--slice", help="column whose values are the slices of the evaluation")
+    _dataset_args(p)
     p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
     p.add_argument("--report", help="write the per-batch report as JSON to this file")
     p.add_argument("--reset", action="store_true", help="delete the state folder first")
@@ -180,11 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     ex = p.add_subparsers(dest="action", required=True)
     p = ex.add_parser("init", help="propose a raw-batch suite from a reference file, for review")
     p.add_argument("--from", dest="source", required=True, help="reference CSV or Parquet file (one good batch)")
-    p.add_argument("--target", required=True, help="0/1 label column (not part of the feature batches)")
-    p.add_argument("--time", help="time column")
-    p.add_argument("--id", help="id column (default: the row number, as `cl replay` does)")
-    p.add_argument("--categorical", nargs="*", default=[], help="columns to treat as categorical")
-    p.add_argument("--slice", help="slice column")
+    _dataset_args(p)
     p.add_argument("--margin", type=float, default=0.5, help="widen observed ranges by this share of their span")
     p.add_argument("--out", help="suite file to write (default: <home>/expectations/raw_batches.json)")
     p.add_argument("--force", action="store_true", help="replace an existing suite file")

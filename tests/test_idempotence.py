@@ -43,12 +43,17 @@ def snapshot(paths) -> dict[str, pd.DataFrame]:
         return {t: warehouse.fetch_df(con, f"select * from {t} order by all") for t in TABLES}
 
 
-def test_materializing_a_batch_twice_leaves_the_same_rows(loop):
+def two_batches_taken_in(loop) -> tuple[str, str, dict[str, pd.DataFrame]]:
     paths, defs, instance = loop
     first, second = land(paths, 0), land(paths, 1)
     ingest(defs, instance, first)
     ingest(defs, instance, second)
-    before = snapshot(paths)
+    return first, second, snapshot(paths)
+
+
+def test_materializing_a_batch_twice_leaves_the_same_rows(loop):
+    paths, defs, instance = loop
+    first, _, before = two_batches_taken_in(loop)
     assert all(len(frame) == 600 for frame in before.values())
     ingest(defs, instance, first)
     after = snapshot(paths)
@@ -58,10 +63,7 @@ def test_materializing_a_batch_twice_leaves_the_same_rows(loop):
 
 def test_a_redelivered_batch_replaces_exactly_its_own_rows(loop):
     paths, defs, instance = loop
-    first, second = land(paths, 0), land(paths, 1)
-    ingest(defs, instance, first)
-    ingest(defs, instance, second)
-    before = snapshot(paths)
+    first, second, before = two_batches_taken_in(loop)
     land(paths, 0, rows=120, seed=4)  # corrected file, same batch id
     ingest(defs, instance, first)
     after = snapshot(paths)

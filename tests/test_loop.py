@@ -169,3 +169,18 @@ def test_the_report_has_the_documented_shape(story_run):
     }
     assert all(set(b) == keys for b in report["batches"])
     assert report["summary"]["retrains"] == sum(b["retrain_triggered"] for b in report["batches"])
+
+
+def test_the_retrain_sensor_reads_every_evaluation_whatever_the_page_size(story_run, monkeypatch):
+    from cl_assets.defs.triggers import sensors
+
+    whole, after = sensors._evaluations(story_run.instance, 0, set())
+    monitored = [b for b in story_run.report["batches"] if b["drift"]]
+    scored = [b for b in story_run.report["batches"] if b["metrics"]]
+    assert [e.check for e in whole].count("drift_check") == len(monitored)
+    assert [e.check for e in whole].count("performance_check") == len(scored)
+    assert after >= max(e.id for e in whole)  # every run finished: nothing holds the cursor back
+    monkeypatch.setattr(sensors, "PAGE", 2)
+    assert sensors._evaluations(story_run.instance, 0, set()) == (whole, after)
+    later = [e for e in whole if e.id > whole[5].id and e.id not in {whole[7].id}]
+    assert sensors._evaluations(story_run.instance, whole[5].id, {whole[7].id})[0] == later

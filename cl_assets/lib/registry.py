@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import mlflow
@@ -61,6 +62,9 @@ def set_alias(tracking_uri: str, registered_model: str, alias: str, version: int
     MlflowClient(tracking_uri).set_registered_model_alias(registered_model, alias, str(version))
 
 
+@lru_cache(maxsize=4)
 def load(tracking_uri: str, registered_model: str, version: int):
+    """A registered model version. Versions never change, so each is read from the artifact
+    store once per process, not once per batch it scores (callers only predict with it)."""
     mlflow.set_tracking_uri(tracking_uri)
     return mlflow.sklearn.load_model(f"models:/{registered_model}/{version}")

@@ -78,6 +78,16 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
     return len(frame)
 
 
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
+    """Insert a frame's rows into an existing table, by column name, in one statement."""
+    con.register("_appended", frame)
+    try:
+        con.execute(f"insert into {ident(table)} by name select * from _appended")
+    finally:
+        con.unregister("_appended")
+    return len(frame)
+
+
 def append_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     """Insert one row by column name; dicts and lists are stored as JSON text."""
     values = {k: json.dumps(v, default=str) if isinstance(v, dict | list) else v for k, v in row.items()}

@@ -110,12 +110,12 @@ def predictions(
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         champion = current(con)
+        if champion is None:
+            context.log.info(
+                f"batch '{batch_id}' is not scored: no champion yet (the first model trains once labels arrive)"
+            )
+            return
         features = fetch_df(con, "select * from batch_features where batch_id = ?", [batch_id])
-    if champion is None:
-        context.log.info(
-            f"batch '{batch_id}' is not scored: no champion yet (the first model trains once labels arrive)"
-        )
-        return
     version = int(champion["model_version"])
     score = modeling.scores(model_registry.load(version), features, spec)
     frame = pd.DataFrame(

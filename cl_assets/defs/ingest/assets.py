@@ -6,7 +6,7 @@ breaks an ERROR expectation is quarantined: its rows go to `quarantined_rows`, t
 stored earlier for the batch stay as they were.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,6 +80,39 @@ def _raw_parameters(con, view: pd.DataFrame, id_column: str, delivery, landing_z
     }
 
 
+def _take_in(
+    context: dg.AssetExecutionContext,
+    asset: str,
+    kind: str,
+    suite: dict,
+    landing_zone: Landing,
+    warehouse: Warehouse,
+    prepare: Callable,
+    store: Callable,
+) -> Iterator:
+    """One landed file, for either ingest asset: read it; `prepare` looks up what its suite
+    needs and returns (view, parameters) or raises BadFile; the suite is run with the database
+    closed; then the delivery's fate is recorded and, if accepted, `store` writes its rows."""
+    delivery, frame, bad = _delivery(context, asset, landing_zone, kind)
+    outcomes: list[expectations.Outcome] = []
+    view = None
+    if bad is None:
+        try:
+            with warehouse.connect() as con:
+                view, parameters = prepare(con, delivery, frame)
+            outcomes = expectations.validate(view, suite, parameters)
+        except contracts.BadFile as exc:
+            bad = exc
+    with warehouse.connect() as con:
+        status, why = records.settle(con, delivery, suite, frame, bad, outcomes)
+        if status != "quarantined":
+            store(con, delivery, frame, view)
+    if status == "quarantined":
+        what = "labels of batch" if kind == "labels" else "batch"
+        context.log.warning(f"{what} '{delivery.batch_id}' quarantined: {why}")
+    yield from _results(asset, delivery, suite, bad, outcomes, status, why, 0 if frame is None else len(frame))
+
+
 def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
     @dg.asset(
         name="raw_batches",
@@ -99,28 +132,21 @@ def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, landing_zone: Landing, warehouse: Warehouse, dataset: Dataset
     ) -> Iterator:
         spec = dataset.spec()
-        delivery, frame, bad = _delivery(context, "raw_batches", landing_zone, "batches")
-        outcomes: list[expectations.Outcome] = []
-        with warehouse.connect() as con:
-            if bad is None:
-                clash = [c for c in frame.columns if c in RESERVED]
-                if clash:
-                    bad = contracts.BadFile("reserved_columns", f"columns {clash} use names reserved by cl_assets")
-            if bad is None:
-                view = contracts.raw_view(frame, spec.id_column, spec.time_column)
-                params = _raw_parameters(con, view, spec.id_column, delivery, landing_zone)
-                outcomes = expectations.validate(view, suite, params)
-            status, why = records.settle(con, delivery, suite, frame, bad, outcomes)
-            if status != "quarantined":
-                stored = frame.assign(
-                    batch_id=delivery.batch_id, arrived_at=delivery.arrived_at, source_file=delivery.source_file
-                )
-                replace_rows(con, "raw_batches", stored, "batch_id", delivery.batch_id)
-        if status == "quarantined":
-            context.log.warning(f"batch '{delivery.batch_id}' quarantined: {why}")
-        yield from _results(
-            "raw_batches", delivery, suite, bad, outcomes, status, why, 0 if frame is None else len(frame)
-        )
+
+        def prepare(con, delivery, frame):
+            clash = [c for c in frame.columns if c in RESERVED]
+            if clash:
+                raise contracts.BadFile("reserved_columns", f"columns {clash} use names reserved by cl_assets")
+            view = contracts.raw_view(frame, spec.id_column, spec.time_column)
+            return view, _raw_parameters(con, view, spec.id_column, delivery, landing_zone)
+
+        def store(con, delivery, frame, view):
+            stored = frame.assign(
+                batch_id=delivery.batch_id, arrived_at=delivery.arrived_at, source_file=delivery.source_file
+            )
+            replace_rows(con, "raw_batches", stored, "batch_id", delivery.batch_id)
+
+        yield from _take_in(context, "raw_batches", "batches", suite, landing_zone, warehouse, prepare, store)
 
     return _raw_batches
 
@@ -143,44 +169,32 @@ def batch_labels_asset(suite: dict) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, landing_zone: Landing, warehouse: Warehouse, dataset: Dataset
     ) -> Iterator:
         spec = dataset.spec()
-        delivery, frame, bad = _delivery(context, "batch_labels", landing_zone, "labels")
-        outcomes: list[expectations.Outcome] = []
-        view = None
-        with warehouse.connect() as con:
-            if bad is None:
-                stored = fetch_df(con, query("stored_labels"), {"batch_id": delivery.batch_id})
-                features = None
-                if table_exists(con, "batch_features"):
-                    features = fetch_df(con, query("batch_features_of"), {"batch_id": delivery.batch_id})
-                try:
-                    view = contracts.labels_view(
-                        frame, spec.id_column, spec.target, stored, features, spec.numeric, spec.categorical
-                    )
-                except contracts.BadFile as exc:
-                    bad = exc
-            if bad is None:
-                known = []
-                if table_exists(con, "stg_batches"):
-                    known = fetch_df(con, query("batch_entity_ids"), {"batch_id": delivery.batch_id})["entity_id"]
-                # the ids the batch lacks, not all it holds: a short list keeps GX fast
-                unknown = sorted(set(view["entity_id"].dropna()) - set(known))
-                outcomes = expectations.validate(view, suite, {"unknown_ids": unknown})
-            status, why = records.settle(con, delivery, suite, frame, bad, outcomes)
-            if status != "quarantined":
-                labels = pd.DataFrame(
-                    {
-                        "batch_id": delivery.batch_id,
-                        "entity_id": view["entity_id"],
-                        "label": pd.to_numeric(view["label"]).astype(int),
-                        "arrived_at": delivery.arrived_at,
-                        "source_file": delivery.source_file,
-                    }
-                ).drop_duplicates("entity_id", keep="last")
-                replace_rows(con, "labels", labels, "batch_id", delivery.batch_id)
-        if status == "quarantined":
-            context.log.warning(f"labels of batch '{delivery.batch_id}' quarantined: {why}")
-        yield from _results(
-            "batch_labels", delivery, suite, bad, outcomes, status, why, 0 if frame is None else len(frame)
-        )
+
+        def prepare(con, delivery, frame):
+            stored = fetch_df(con, query("stored_labels"), {"batch_id": delivery.batch_id})
+            features, known = None, []
+            if table_exists(con, "batch_features"):
+                features = fetch_df(con, query("batch_features_of"), {"batch_id": delivery.batch_id})
+            if table_exists(con, "stg_batches"):
+                known = fetch_df(con, query("batch_entity_ids"), {"batch_id": delivery.batch_id})["entity_id"]
+            view = contracts.labels_view(
+                frame, spec.id_column, spec.target, stored, features, spec.numeric, spec.categorical
+            )
+            # the ids the batch lacks, not all it holds: a short list keeps GX fast
+            return view, {"unknown_ids": sorted(set(view["entity_id"].dropna()) - set(known))}
+
+        def store(con, delivery, frame, view):
+            labels = pd.DataFrame(
+                {
+                    "batch_id": delivery.batch_id,
+                    "entity_id": view["entity_id"],
+                    "label": pd.to_numeric(view["label"]).astype(int),
+                    "arrived_at": delivery.arrived_at,
+                    "source_file": delivery.source_file,
+                }
+            ).drop_duplicates("entity_id", keep="last")
+            replace_rows(con, "labels", labels, "batch_id", delivery.batch_id)
+
+        yield from _take_in(context, "batch_labels", "labels", suite, landing_zone, warehouse, prepare, store)
 
     return _batch_labels

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cl_assets.lib import contracts, expectations
-from cl_assets.lib.warehouse import append_row
+from cl_assets.lib.warehouse import append_row, append_rows
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,11 @@ def check_specs(asset: str, suite: dict, file_check: bool = True) -> list[dg.Ass
                 contracts.FILE_CHECK, asset=asset, blocking=True, description=contracts.FILE_CHECK_DESCRIPTION
             )
         )
-    for c in expectations_of(suite):
+    for c in contracts.expectation_checks(suite):
         specs.append(
             dg.AssetCheckSpec(c.name, asset=asset, blocking=c.severity == expectations.ERROR, description=c.description)
         )
     return specs
-
-
-def expectations_of(suite: dict) -> list[contracts.ExpectationCheck]:
-    return contracts.expectation_checks(suite)
 
 
 def file_result(asset: str, delivery: Delivery, bad: contracts.BadFile | None) -> dg.AssetCheckResult:
@@ -70,7 +66,8 @@ def file_result(asset: str, delivery: Delivery, bad: contracts.BadFile | None) -
 
 def outcome_results(asset: str, delivery: Delivery, suite: dict, outcomes: list[expectations.Outcome]):
     """An AssetCheckResult per expectation, with what a reviewer needs to act on it."""
-    for check, o in zip(expectations_of(suite), outcomes, strict=True):
+    version = f"{suite['name']}@{expectations.suite_sha(suite)}"
+    for check, o in zip(contracts.expectation_checks(suite), outcomes, strict=True):
         yield dg.AssetCheckResult(
             asset_key=asset,
             check_name=check.name,
@@ -86,13 +83,9 @@ def outcome_results(asset: str, delivery: Delivery, suite: dict, outcomes: list[
                 "unexpected_count": o.unexpected_count if o.unexpected_count is not None else 0,
                 "unexpected_percent": float(o.unexpected_percent or 0.0),
                 "sample": dg.MetadataValue.json(o.sample[:10]),
-                "suite": f"{suite['name']}@{expectations.suite_sha(suite)}",
+                "suite": version,
             },
         )
-
-
-def reason(o: expectations.Outcome, check: contracts.ExpectationCheck) -> str:
-    return f"{check.name}: {o.describe()}"
 
 
 def record_suite(con, suite: dict) -> str:
@@ -116,30 +109,30 @@ def record_suite(con, suite: dict) -> str:
 def record_validation(con, delivery: Delivery, suite: dict, outcomes: list[expectations.Outcome]) -> None:
     sha = record_suite(con, suite)
     now = datetime.now()
-    for check, o in zip(expectations_of(suite), outcomes, strict=True):
-        append_row(
-            con,
-            "validation_results",
-            {
-                "batch_id": delivery.batch_id,
-                "delivery_id": delivery.delivery_id,
-                "asset": delivery.asset,
-                "suite": suite["name"],
-                "suite_sha": sha,
-                "check_name": check.name,
-                "expectation": o.expectation,
-                "column_name": o.column,
-                "severity": o.severity,
-                "success": o.success,
-                "observed": o.observed,
-                "threshold": json.dumps(o.threshold or {}),
-                "unexpected_count": o.unexpected_count,
-                "unexpected_percent": o.unexpected_percent,
-                "sample": json.dumps(o.sample[:10]),
-                "validated_at": now,
-                "dagster_run_id": delivery.run_id,
-            },
-        )
+    rows = [
+        {
+            "batch_id": delivery.batch_id,
+            "delivery_id": delivery.delivery_id,
+            "asset": delivery.asset,
+            "suite": suite["name"],
+            "suite_sha": sha,
+            "check_name": check.name,
+            "expectation": o.expectation,
+            "column_name": o.column,
+            "severity": o.severity,
+            "success": o.success,
+            "observed": o.observed,
+            "threshold": json.dumps(o.threshold or {}),
+            "unexpected_count": o.unexpected_count,
+            "unexpected_percent": o.unexpected_percent,
+            "sample": json.dumps(o.sample[:10]),
+            "validated_at": now,
+            "dagster_run_id": delivery.run_id,
+        }
+        for check, o in zip(contracts.expectation_checks(suite), outcomes, strict=True)
+    ]
+    if rows:
+        append_rows(con, "validation_results", pd.DataFrame(rows))
 
 
 def record_delivery(con, delivery: Delivery, rows: int | None, status: str, why: str | None) -> None:
@@ -199,12 +192,8 @@ def quarantine(con, delivery: Delivery, broken: list[tuple[str, str | None, str]
             "row_json": lines,
         }
     )
-    con.register("_quarantined", rows)
-    try:
-        con.execute("delete from quarantined_rows where delivery_id = ?", [delivery.delivery_id])
-        con.execute("insert into quarantined_rows by name select * from _quarantined")
-    finally:
-        con.unregister("_quarantined")
+    con.execute("delete from quarantined_rows where delivery_id = ?", [delivery.delivery_id])
+    append_rows(con, "quarantined_rows", rows)
 
 
 def settle(
@@ -219,7 +208,7 @@ def settle(
         record_delivery(con, delivery, None, "quarantined", f"{bad.rule}: {bad.reason}")
         return "quarantined", bad.reason
     record_validation(con, delivery, suite, outcomes)
-    checks = expectations_of(suite)
+    checks = contracts.expectation_checks(suite)
     broken = [(c.name, o.column, o.describe()) for c, o in zip(checks, outcomes, strict=True) if o.blocking]
     warned = [c.name for c, o in zip(checks, outcomes, strict=True) if not o.success and not o.blocking]
     if broken:

@@ -15,7 +15,8 @@ from cl_assets.defs.resources import RetrainPolicy
 from cl_assets.lib import alerting, triggers
 
 SENSOR = "retrain_sensor"
-HISTORY = 500  # evaluations read per check and tick: far more than arrive between two ticks
+PAGE = 50  # check execution records read at a time
+HISTORY = 500  # label deliveries read when counting new labels
 
 WATCHED_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("drift_metrics"), "drift_check"),
@@ -29,15 +30,22 @@ IN_FLIGHT = [
 ]
 
 
-def _evaluations(instance: dg.DagsterInstance, after: int) -> list[alerting.Evaluation]:
-    """Every evaluation of a watched check after event id `after`, passed or failed, in order."""
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+def _evaluations(instance: dg.DagsterInstance, after: int, seen: set[int]) -> tuple[list[alerting.Evaluation], int]:
+    """Evaluations of the watched checks newer than event id `after` (minus those already
+    `seen`), oldest first, and the id the cursor may advance to: the newest one, or just below
+    the oldest check still waiting in an unfinished run, so that none is ever skipped."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
-    done = (AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED)
-    found = []
+    found, pending, newest = [], [], after
     for key in WATCHED_CHECKS:
-        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=HISTORY):
-            if record.id <= after or record.status not in done:
+        for record in _history_after(instance, key, after):
+            newest = max(newest, record.id)
+            if record.status == Status.PLANNED:
+                run = instance.get_run_by_id(record.run_id)
+                if run is not None and not run.is_finished:
+                    pending.append(record.id)
+                continue  # a planned check of a finished run never ran (its batch was rejected)
+            if record.id in seen or record.status not in (Status.SUCCEEDED, Status.FAILED):
                 continue
             evaluation = record.event.asset_check_evaluation if record.event else None
             meta = {k: v.value for k, v in (evaluation.metadata if evaluation else {}).items()}
@@ -46,13 +54,27 @@ def _evaluations(instance: dg.DagsterInstance, after: int) -> list[alerting.Eval
                     id=record.id,
                     check=key.name,
                     batch_id=str(meta.get("batch_id", "")),
-                    failed=record.status == AssetCheckExecutionRecordStatus.FAILED,
-                    description=evaluation.description or "" if evaluation else "",
+                    failed=record.status == Status.FAILED,
+                    description=(evaluation.description or "") if evaluation else "",
                     evidence=meta.get("evidence", {}),
                     model_version=meta.get("model_version"),
                 )
             )
-    return sorted(found, key=lambda e: e.id)
+    return sorted(found, key=lambda e: e.id), (min(pending) - 1 if pending else newest)
+
+
+def _history_after(instance: dg.DagsterInstance, key: dg.AssetCheckKey, after: int):
+    """A check's execution records with ids above `after`, newest first, a page at a time."""
+    cursor = None
+    while True:
+        page = instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=cursor)
+        for record in page:
+            if record.id <= after:
+                return
+            yield record
+        if len(page) < PAGE:
+            return
+        cursor = page[-1].id
 
 
 def _latest_check_id(instance: dg.DagsterInstance) -> int:
@@ -128,12 +150,13 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         cursor = {"after": _latest_check_id(instance), "runs_after": datetime.now(UTC).timestamp(), "state": None}
     else:
         cursor = json.loads(context.cursor)
+    seen = set(cursor.get("seen", []))
     state = alerting.AlertState.from_dict(cursor["state"])
     policy = retrain_policy.alert_policy()
     others, runs_after = _other_retrains(instance, cursor["runs_after"])
     for _ in range(others):
         state.retrain_launched(triggered=False)
-    evaluations = _evaluations(instance, cursor["after"])
+    evaluations, after = _evaluations(instance, cursor["after"], seen)
     verdicts = [v for e in evaluations if (v := alerting.observe(state, policy, e))]
     fired = [v for v in verdicts if v.fired]
     held = [v for v in verdicts if not v.fired]
@@ -146,7 +169,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             for v in fired
         ]
         fired = []
-    request = None
+    request, volume_note = None, None
     if not instance.get_latest_materialization_event(dg.AssetKey("champion_model")) and not in_flight:
         request = _bootstrap(instance)
     elif fired:
@@ -162,19 +185,22 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             ),
         )
     elif retrain_policy.min_new_labels and not in_flight:
-        request = _volume(instance, state, policy, retrain_policy.min_new_labels, held)
+        request, volume_note = _volume(instance, state, policy, retrain_policy.min_new_labels)
     if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
         state.retrain_launched()
     next_cursor = json.dumps(
         {
-            "after": max([cursor["after"], *(e.id for e in evaluations)]),
+            "after": after,
+            # observed already but above `after` (which waits below a pending check)
+            "seen": sorted(i for i in seen | {e.id for e in evaluations} if i > after),
             "runs_after": runs_after,
             "state": state.to_dict(),
         }
     )
     events = _held(held)
     if request is None:
-        reason = "; ".join(v.reason for v in held) or "no monitoring check failed since the last tick"
+        notes = [v.reason for v in held] + ([volume_note] if volume_note else [])
+        reason = "; ".join(notes) or "no monitoring check failed since the last tick"
         return dg.SensorResult(skip_reason=reason[:1000], cursor=next_cursor, asset_events=events)
     return dg.SensorResult(run_requests=[request], cursor=next_cursor, asset_events=events)
 
@@ -190,17 +216,18 @@ def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:
     )
 
 
-def _volume(instance, state, policy, threshold: int, held: list) -> dg.RunRequest | None:
+def _volume(instance, state, policy, threshold: int) -> tuple[dg.RunRequest | None, str | None]:
+    """A retrain once `threshold` labeled rows arrived since the last training set, if the
+    cooldown and budget allow; otherwise why not (said in the tick, not as an observation:
+    it would repeat on every tick until the limit lifts)."""
     rows = _new_labels(instance)
     if rows < threshold:
-        return None
+        return None, None
     limit = alerting.limited(state, policy)
     if limit:
-        evaluation = alerting.Evaluation(0, "new_labels", "", True)
-        held.append(alerting.Verdict(evaluation, False, limit[0], f"{rows} new labeled rows; {limit[1]}"))
-        return None
+        return None, f"{rows} new labeled rows (threshold {threshold}), held: {limit[1]}"
     latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
-    return dg.RunRequest(
+    request = dg.RunRequest(
         run_key=f"volume:{latest.storage_id}",
         tags=triggers.tags(
             "volume",
@@ -209,6 +236,7 @@ def _volume(instance, state, policy, threshold: int, held: list) -> dg.RunReques
             evidence={"new_labeled_rows": rows, "threshold": threshold},
         ),
     )
+    return request, None
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
