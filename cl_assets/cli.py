@@ -85,13 +85,12 @@ def demo(args: argparse.Namespace) -> None:
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
 
 
-def replay(args: argparse.Namespace) -> None:
+def _replay_batches(args: argparse.Namespace, paths: StatePaths):
+    """Cut a user's file into batches, and propose a raw-batch suite from the first if none exists."""
     from cl_assets import playback
     from cl_assets.lib import expectations
 
     frame, spec = _dataset(Path(args.file), args)
-    paths = StatePaths.resolve(args.home)
-    _reset(paths, args.reset)
     batches = playback.file_batches(frame, spec, args.batch_rows, datetime(2026, 1, 1, 12))
     suite_path = paths.suites / "raw_batches.json"
     if not suite_path.exists():
@@ -99,10 +98,100 @@ def replay(args: argparse.Namespace) -> None:
         suite = expectations.infer_suite(batches[0].rows.drop(columns=[spec.target]), spec)
         suite_path.write_text(json.dumps(suite, indent=2) + "\n")
         print(f"proposed a suite from the first batch: {suite_path} (review it, then keep it)")
-    print(f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows")
+    return spec, batches
+
+
+def _policy(text: str):
+    from cl_assets.defs.resources import RetrainPolicy
+
+    try:
+        return RetrainPolicy.parse(text)
+    except ValueError as exc:
+        sys.exit(str(exc))
+
+
+def replay(args: argparse.Namespace) -> None:
+    from cl_assets import playback
+
+    policy = _policy(args.policy)
+    paths = StatePaths.resolve(args.home)
+    _reset(paths, args.reset)
+    spec, batches = _replay_batches(args, paths)
+    print(f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; policy {policy.label}")
     print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
-    result = playback.play(paths, spec, batches, report=args.report)
+    result = playback.play(paths, spec, batches, report=args.report, policy=policy.model_dump())
     _print_summary(result["summary"], args.report)
+
+
+def backtest(args: argparse.Namespace) -> None:
+    """Replay one history under several retrain policies and compare them side by side."""
+    from cl_assets import playback
+    from cl_assets.lib import backtest as lib
+
+    policies = [_policy(p) for p in args.policies.split(",") if p.strip()]
+    root = StatePaths.resolve(args.home).home / "backtest"
+    results = {}
+    for policy in policies:
+        paths = StatePaths(root / policy.label.replace(":", "-"))
+        _reset(paths, True)
+        spec, batches = _replay_batches(args, paths)
+        print(f"policy {policy.label}: {len(batches)} batches in {paths.home}", flush=True)
+        played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy.model_dump())
+        results[policy.label] = lib.summarize(played)
+    print()
+    print(lib.table(results))
+    plot = Path(args.plot) if args.plot else root / "backtest.png"
+    plot.write_bytes(lib.plot(results, title=Path(args.file).name))
+    print(f"\nplot: {plot}")
+    if args.report:
+        Path(args.report).write_text(json.dumps({"policies": results}, indent=2) + "\n")
+        print(f"report: {args.report}")
+
+
+def accept_drift(args: argparse.Namespace) -> None:
+    """Re-baseline the drift reference on the newest batches, without retraining; audited."""
+    import getpass
+
+    import dagster as dg
+
+    from cl_assets import playback
+    from cl_assets.defs import build_defs
+    from cl_assets.lib import reference, warehouse
+
+    paths = StatePaths.resolve(args.home)
+    if not paths.warehouse.exists():
+        sys.exit(f"no loop state in {paths.home}: run `cl demo` or `cl replay` first, or pass --home")
+    if not args.reason.strip():
+        sys.exit("--reason must say why the drift is accepted: it is recorded with who and when")
+    who = args.by or getpass.getuser()
+    defs = build_defs(paths)
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=playback.instance_for(paths),
+        asset_selection=[dg.AssetKey("reference_profile")],
+        run_config={
+            "ops": {
+                "reference_profile": {
+                    "config": {"accept_drift_reason": args.reason, "accepted_by": who, "batches": args.batches}
+                }
+            },
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        },
+        tags={"cl/accepted_by": who, "cl/action": "accept_drift"},
+        raise_on_error=False,
+    )
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        cause = failure.step_failure_data.error if failure else None
+        message = (cause.cause.message if cause and cause.cause else cause.message if cause else "").strip()
+        sys.exit(f"drift not accepted: {message or 'the run failed'} (run {result.run_id})")
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        row = reference.baseline(con, reference.current_id(con))
+    print(
+        f"reference profile {row['profile_id']} (model version {row['model_version']}) now stands on batches "
+        f"{', '.join(json.loads(row['batches']))}: accepted by {row['accepted_by']} — {row['reason']} "
+        f"(run {result.run_id})"
+    )
 
 
 def expectations_init(args: argparse.Namespace) -> None:
@@ -167,10 +256,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("file", help="CSV or Parquet file, one row per example")
     _dataset_args(p)
     p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
+    p.add_argument("--policy", default="auto", help="retrain policy: auto (default), periodic:K, volume:N, never")
     p.add_argument("--report", help="write the per-batch report as JSON to this file")
     p.add_argument("--reset", action="store_true", help="delete the state folder first")
     _home(p)
     p.set_defaults(func=replay)
+
+    p = sub.add_parser("backtest", help="replay your file under several retrain policies and compare them")
+    p.add_argument("file", help="CSV or Parquet file, one row per example")
+    _dataset_args(p)
+    p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
+    p.add_argument(
+        "--policies", default="auto,periodic:1,never", help="comma-separated (default auto,periodic:1,never)"
+    )
+    p.add_argument("--report", help="write {'policies': {...}} as JSON to this file")
+    p.add_argument("--plot", help="PNG of accuracy over batches per policy (default <home>/backtest/backtest.png)")
+    _home(p)
+    p.set_defaults(func=backtest)
+
+    p = sub.add_parser("accept-drift", help="re-baseline the drift reference on the newest batches (audited)")
+    p.add_argument("--reason", required=True, help="why the drift is accepted (recorded)")
+    p.add_argument("--batches", type=int, default=3, help="how many of the newest scored batches (default 3)")
+    p.add_argument("--by", help="who accepts it (default: the current user)")
+    _home(p)
+    p.set_defaults(func=accept_drift)
 
     p = sub.add_parser("expectations", help="Great Expectations suites of the data contract")
     ex = p.add_subparsers(dest="action", required=True)

@@ -118,6 +118,8 @@ class Driver:
         if self.last_tick is None:
             return out  # like the daemon, a schedule fires on ticks after it started, not before
         for schedule in self.repo.schedule_defs:
+            if schedule.default_status == dg.DefaultScheduleStatus.STOPPED:
+                continue  # the daemon runs only schedules that are on
             ticks = croniter(schedule.cron_schedule, self.last_tick.replace(tzinfo=UTC))
             while (when := ticks.get_next(datetime)) <= now.replace(tzinfo=UTC):
                 context = dg.build_schedule_context(instance=self.instance, scheduled_execution_time=when)

@@ -58,6 +58,7 @@ def play(
     report: Path | None = None,
     echo=print,
     cron: str | None = None,
+    policy: dict | None = None,
 ) -> dict:
     """Land each batch's features, then (one tick later) its labels; return the report."""
     from cl_assets.defs import build_defs
@@ -66,6 +67,8 @@ def play(
     started = time.perf_counter()
     paths.prepare()
     spec.save(paths.dataset_spec)
+    if policy is not None:  # RetrainPolicy fields; build_defs reads them from the state folder
+        paths.retrain_policy.write_text(json.dumps(policy) + "\n")
     driver = Driver(build_defs(paths, cron=cron), instance_for(paths), log=echo)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     rows: list[dict] = []

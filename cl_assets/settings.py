@@ -66,6 +66,11 @@ class StatePaths:
         return self.home / "dataset.json"
 
     @property
+    def retrain_policy(self) -> Path:
+        """The RetrainPolicy a replay ran under (`cl replay --policy`), so `dagster dev` uses it too."""
+        return self.home / "retrain_policy.json"
+
+    @property
     def suites(self) -> Path:
         """Suites written for a user's dataset; the built-in scenario uses `expectations/`."""
         return self.home / "expectations"

@@ -16,7 +16,9 @@ def batch_status(con, batch_id: str) -> dict:
     rows = con.execute("select count(*) from raw_batches where batch_id = ?", [batch_id]).fetchall()[0][0]
     delivery = latest_delivery(con, batch_id)
     validation = None if delivery is None else delivery["status"] != "quarantined"
-    drift = fetch_df(con, "select * from drift_metrics where batch_id = ? order by psi desc", [batch_id])
+    drift = fetch_df(
+        con, "select * from drift_metrics where batch_id = ? and slice = '*' order by effect desc", [batch_id]
+    )
     perf = fetch_df(con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, OVERALL])
     return {
         "batch_id": batch_id,
@@ -30,6 +32,10 @@ def batch_status(con, batch_id: str) -> dict:
                 "statistic": _num(r.statistic),
                 "p_value": _num(r.p_value),
                 "psi": _num(r.psi),
+                "wasserstein": _num(r.wasserstein),
+                "js": _num(r.js),
+                "effect": _num(r.effect),
+                "threshold": _num(r.threshold),
                 "drifted": bool(r.drifted),
             }
             for r in drift.itertuples()
@@ -68,6 +74,11 @@ def champion_version(con) -> int | None:
     return int(row[0][0]) if row else None
 
 
+# the whole-table, score and low-confidence tests, as the timeline names them
+SHORT = {"__table__": "[table]", "__prediction_score__": "[scores]", "__low_confidence__": "[low-conf]"}
+DRIFT_WIDTH = 42
+
+
 def line(status: dict, retrain: list[dict], champion: int | None, rejected: str | None = None) -> str:
     valid = {None: "not validated", True: "valid", False: "REJECTED"}[status["validation_passed"]]
     if status["drift_check_passed"] is None:
@@ -75,9 +86,11 @@ def line(status: dict, retrain: list[dict], champion: int | None, rejected: str 
     elif status["drift_check_passed"]:
         drift = "no drift"
     else:
-        drift = (
-            "DRIFT " + ",".join(status["drifted_features"][:3]) + ("…" if len(status["drifted_features"]) > 3 else "")
-        )
+        names = [SHORT.get(f, f) for f in status["drifted_features"]]
+        names = [n for n in names if n not in SHORT.values()] + [n for n in names if n in SHORT.values()]
+        drift = "DRIFT " + ",".join(names)
+        if len(drift) > DRIFT_WIDTH:
+            drift = drift[: DRIFT_WIDTH - 1] + "…"
     m = status["metrics"]
     perf = "acc —     auc —    " if m is None else f"acc {m['accuracy']:.3f} auc {m['roc_auc'] or float('nan'):.3f}"
     if retrain:

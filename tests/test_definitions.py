@@ -16,6 +16,7 @@ ASSET_KEYS = [
     "candidate_model",
     "champion_model",
     "drift_metrics",
+    "drift_report",
     "evaluation_report",
     "predictions",
     "raw_batches",
@@ -98,7 +99,7 @@ def test_every_asset_sits_in_a_group_of_its_stage(repo):
     assert {groups[k] for k in ("retrain_trigger", "training_set", "candidate_model")} == {"training"}
     assert groups["evaluation_report"] == "evaluation"
     assert {groups[k] for k in ("champion_model", "reference_profile", "predictions")} == {"deployment"}
-    assert {groups[k] for k in ("drift_metrics", "batch_performance")} == {"monitoring"}
+    assert {groups[k] for k in ("drift_metrics", "drift_report", "batch_performance")} == {"monitoring"}
 
 
 def test_the_public_surface_is_described(repo):

@@ -1,5 +1,7 @@
 """Thin Dagster wrappers around `cl_assets.lib`, one package per stage of the loop."""
 
+import json
+
 import dagster as dg
 
 from cl_assets.settings import StatePaths, retrain_cron
@@ -31,6 +33,11 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.triggers.sensors import automation_sensor, retrain_sensor
 
     dataset = Dataset(spec_path=str(paths.dataset_spec), suites_dir=str(paths.suites))
+    retrain_policy = (
+        RetrainPolicy(**json.loads(paths.retrain_policy.read_text()))
+        if paths.retrain_policy.is_file()
+        else RetrainPolicy()
+    )
     model_registry = ModelRegistry(
         tracking_uri=paths.mlflow_tracking_uri, artifact_location=str(paths.mlflow_artifacts)
     )
@@ -47,12 +54,13 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             deployment.reference_profile,
             deployment.predictions,
             monitoring.drift_metrics,
+            monitoring.drift_report,
             monitoring.batch_performance,
         ],
         asset_checks=[gate.promotion_gate, monitors.drift_check, monitors.performance_check],
         jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job],
         sensors=[landing_sensor, retrain_sensor, automation_sensor],
-        schedules=[periodic_retrain_schedule(cron or retrain_cron())],
+        schedules=[periodic_retrain_schedule(cron or retrain_cron(), running=retrain_policy.mode == "auto")],
         resources={
             "warehouse": Warehouse(path=str(paths.warehouse)),
             "landing_zone": Landing(path=str(paths.landing)),
@@ -60,7 +68,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             "model_registry": model_registry,
             "monitoring_policy": MonitoringPolicy(),
             "promotion_gate": PromotionGate(),
-            "retrain_policy": RetrainPolicy(),
+            "retrain_policy": retrain_policy,
             "mlflow": tracking_resource(model_registry),
         },
     )

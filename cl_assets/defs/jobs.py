@@ -4,8 +4,10 @@ import dagster as dg
 
 ingest_batch_job = dg.define_asset_job(
     "ingest_batch_job",
-    selection=dg.AssetSelection.assets("raw_batches", "stg_batches", "batch_features", "predictions", "drift_metrics"),
-    description="One landed batch: store it, validate it, build its features, score it with the champion, measure drift.",
+    selection=dg.AssetSelection.assets(
+        "raw_batches", "stg_batches", "batch_features", "predictions", "drift_metrics", "drift_report"
+    ),
+    description="One landed batch: store it, validate it, build its features, score it with the champion, measure and report drift.",
 )
 
 ingest_labels_job = dg.define_asset_job(

@@ -10,7 +10,8 @@ from cl_assets.lib import landing, registry, scenario, warehouse
 from cl_assets.lib.alerting import AlertPolicy
 from cl_assets.lib.contracts import BadFile
 from cl_assets.lib.dataset import DatasetSpec
-from cl_assets.lib.drift import DriftThresholds
+from cl_assets.lib.drift import Policy as DriftPolicy
+from cl_assets.lib.drift import Thresholds
 from cl_assets.lib.expectations import load_suite
 from cl_assets.lib.gate import GateRules
 from cl_assets.settings import PROJECT_ROOT
@@ -102,24 +103,81 @@ class ModelRegistry(dg.ConfigurableResource):
         registry.set_alias(self.tracking_uri, self.registered_model, alias, version)
 
 
+class FeatureDrift(dg.Config):
+    """Drift thresholds of one feature, overriding MonitoringPolicy's defaults where set."""
+
+    alpha: float | None = Field(default=None, description="Significance level for this feature.")
+    psi_threshold: float | None = Field(default=None, description="Minimum PSI for this feature.")
+    band_k: float | None = Field(default=None, description="Data-derived band width for this feature (0: off).")
+    skip: bool = Field(default=False, description="Do not test this feature at all.")
+
+
 class MonitoringPolicy(dg.ConfigurableResource):
     """When is a batch drifted, and when has the champion's realized performance decayed?"""
 
-    alpha: float = Field(default=0.01, description="Family-wise significance level, Bonferroni-corrected over columns.")
+    alpha: float = Field(default=0.01, description="Family-wise significance level, Bonferroni-corrected over tests.")
     psi_threshold: float = Field(default=0.1, description="Minimum PSI for a significant shift to count as drift.")
+    band_k: float = Field(
+        default=0.0,
+        description="If > 0, PSI must also exceed mean + band_k * sd of the PSI between chunks of the "
+        "reference and the whole reference (a data-derived band).",
+    )
+    feature_overrides: dict[str, FeatureDrift] = Field(
+        default_factory=dict, description="Per-feature thresholds, by feature name (or __prediction_score__)."
+    )
+    multivariate: bool = Field(default=True, description="Run the whole-table test (a domain classifier).")
+    domain_auc_threshold: float = Field(
+        default=0.6, description="Out-of-fold ROC AUC at which reference and batch rows count as told apart."
+    )
+    low_confidence_margin: float = Field(default=0.1, description="Scores within this of 0.5 are low-confidence.")
+    low_confidence_increase: float = Field(
+        default=0.1, description="Drift when the low-confidence share grows by this much over the reference's."
+    )
     max_accuracy_drop: float = Field(
         default=0.05, description="Realized accuracy may fall this far below the champion's holdout accuracy."
     )
     max_auc_drop: float = Field(
         default=0.05, description="Realized ROC AUC may fall this far below the champion's holdout ROC AUC."
     )
+    band_z: float = Field(
+        default=1.96,
+        description="Width, in standard errors, of the uncertainty band around the champion's reference "
+        "accuracy: a drop inside the band is not concept drift, however large.",
+    )
 
-    def drift_thresholds(self) -> DriftThresholds:
-        return DriftThresholds(alpha=self.alpha, psi_threshold=self.psi_threshold)
+    def drift_policy(self) -> DriftPolicy:
+        default = Thresholds(alpha=self.alpha, psi=self.psi_threshold, band_k=self.band_k)
+        overrides = {
+            name: Thresholds(
+                alpha=default.alpha if o.alpha is None else o.alpha,
+                psi=default.psi if o.psi_threshold is None else o.psi_threshold,
+                band_k=default.band_k if o.band_k is None else o.band_k,
+                skip=o.skip,
+            )
+            for name, o in self.feature_overrides.items()
+        }
+        return DriftPolicy(
+            default=default,
+            overrides=overrides,
+            domain_auc=self.domain_auc_threshold,
+            low_confidence_margin=self.low_confidence_margin,
+            low_confidence_increase=self.low_confidence_increase,
+            multivariate=self.multivariate,
+        )
 
 
 class RetrainPolicy(dg.ConfigurableResource):
-    """When a failing monitor becomes a retrain: alert-fatigue controls of the retrain sensor."""
+    """When a failing monitor becomes a retrain: alert-fatigue controls of the retrain sensor.
+
+    `mode` picks the policy: `auto` (the configured triggers: failed drift and performance
+    checks under the controls below, new-label volume, and the schedule), `periodic` (every
+    `every_batches` labeled batches), `volume` (every `min_new_labels` labeled rows) or `never`
+    (keep the first model). The last three exist for backtests (`cl backtest`) and ignore the
+    monitors and the schedule.
+    """
+
+    mode: str = Field(default="auto", description="auto | periodic | volume | never.")
+    every_batches: int = Field(default=0, description="periodic: retrain once this many labeled batches arrived.")
 
     drift_breaches: int = Field(default=2, description="Drift must fail this many of the last drift_window batches.")
     drift_window: int = Field(default=3, description="Batches over which drift_breaches are counted.")
@@ -139,6 +197,24 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=0,
         description="Retrain once this many labeled rows arrived since the last training set (0: off).",
     )
+
+    @classmethod
+    def parse(cls, text: str) -> "RetrainPolicy":
+        """`auto`, `periodic:K`, `volume:N` or `never`, as `cl replay --policy` takes it."""
+        name, _, arg = text.strip().partition(":")
+        if name in ("auto", "never") and not arg:
+            return cls(mode=name)
+        if name in ("periodic", "volume") and arg.isdigit() and int(arg) > 0:
+            return cls(
+                mode=name, **({"every_batches": int(arg)} if name == "periodic" else {"min_new_labels": int(arg)})
+            )
+        raise ValueError(f"unknown policy '{text}': use auto, periodic:K, volume:N or never (K, N > 0)")
+
+    @property
+    def label(self) -> str:
+        return {"periodic": f"periodic:{self.every_batches}", "volume": f"volume:{self.min_new_labels}"}.get(
+            self.mode, self.mode
+        )
 
     def alert_policy(self) -> AlertPolicy:
         return AlertPolicy(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 
-KIND, REASON, CHECK, BATCH, EVIDENCE = (
+TRIGGER_ID, KIND, REASON, CHECK, BATCH, EVIDENCE = (
+    "cl/trigger_id",
     "cl/trigger_kind",
     "cl/trigger_reason",
     "cl/trigger_check",
@@ -14,8 +16,14 @@ KIND, REASON, CHECK, BATCH, EVIDENCE = (
 )
 
 
-def tags(kind: str, reason: str, check: str = "", batch: str = "", evidence: dict | None = None) -> dict[str, str]:
+def tags(
+    kind: str, reason: str, check: str = "", batch: str = "", evidence: dict | None = None, key: str = ""
+) -> dict[str, str]:
+    """The tags of a retrain run. `key` (the run request's run key) makes the trigger id: the
+    same request always has the same id, and so does a re-execution of its run."""
+    trigger_id = {TRIGGER_ID: f"{kind.split('+')[0]}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"} if key else {}
     return {
+        **trigger_id,
         KIND: kind,
         REASON: reason[:900],
         CHECK: check,
@@ -28,7 +36,7 @@ def from_tags(run_tags: Mapping[str, str], run_id: str) -> dict:
     """The trigger record of a run; a run launched by hand is a 'manual' trigger."""
     kind = run_tags.get(KIND, "manual")
     return {
-        "trigger_id": f"{kind}-{run_id[:8]}",
+        "trigger_id": run_tags.get(TRIGGER_ID) or f"{kind}-{run_id[:8]}",
         "kind": kind,
         "reason": run_tags.get(REASON, "materialized by hand"),
         "check_name": run_tags.get(CHECK) or None,

@@ -101,14 +101,67 @@ create table if not exists batch_performance (
 create table if not exists drift_metrics (
     batch_id varchar,
     reference_version integer,
+    profile_id integer,
+    slice varchar,
     feature varchar,
     kind varchar,
     method varchar,
+    rows integer,
     statistic double,
     p_value double,
     psi double,
+    wasserstein double,
+    js double,
+    linf double,
+    unseen_share double,
+    effect double,
+    threshold double,
+    alpha_corrected double,
     drifted boolean,
     computed_at timestamp
+);
+
+create table if not exists reference_baselines (
+    profile_id integer,
+    model_version integer,
+    source varchar,              -- 'champion' (its training window) or 'accepted_drift'
+    reason varchar,
+    accepted_by varchar,
+    batches json,                -- the batches whose rows make the reference
+    rows integer,
+    dagster_run_id varchar,
+    created_at timestamp
+);
+
+create table if not exists reference_profiles (
+    profile_id integer,
+    slice varchar,
+    feature varchar,
+    kind varchar,
+    rows integer,
+    std double,
+    band_mean double,
+    band_sd double,
+    edges double[],
+    shares double[],
+    categories varchar[],
+    counts bigint[]
+);
+
+create table if not exists reference_values (
+    profile_id integer,
+    slice varchar,
+    feature varchar,
+    value double
+);
+
+create table if not exists drift_reports (
+    batch_id varchar,
+    profile_id integer,
+    drifted boolean,
+    markdown varchar,
+    plot_png blob,
+    created_at timestamp
 );
 
 create table if not exists retrain_triggers (
@@ -184,3 +237,23 @@ create table if not exists champion_history (
     holdout_roc_auc double,
     dagster_run_id varchar
 );
+
+-- Columns added since the first release: state folders made before them gain them here
+-- (old drift rows count as whole-batch rows).
+alter table evaluation_reports add column if not exists positive_rate double;
+alter table batch_performance add column if not exists reference_accuracy double;
+alter table batch_performance add column if not exists accuracy_band_low double;
+alter table batch_performance add column if not exists reference_roc_auc double;
+alter table batch_performance add column if not exists roc_auc_band_low double;
+alter table batch_performance add column if not exists reference_positive_rate double;
+alter table batch_performance add column if not exists target_drift_p_value double;
+alter table drift_metrics add column if not exists profile_id integer;
+alter table drift_metrics add column if not exists slice varchar default '*';
+alter table drift_metrics add column if not exists rows integer;
+alter table drift_metrics add column if not exists wasserstein double;
+alter table drift_metrics add column if not exists js double;
+alter table drift_metrics add column if not exists linf double;
+alter table drift_metrics add column if not exists unseen_share double;
+alter table drift_metrics add column if not exists effect double;
+alter table drift_metrics add column if not exists threshold double;
+alter table drift_metrics add column if not exists alpha_corrected double;

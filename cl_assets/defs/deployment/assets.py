@@ -4,12 +4,13 @@ from datetime import datetime
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from cl_assets.defs.deployment.champion import current
 from cl_assets.defs.evaluation.checks import latest_decision
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
-from cl_assets.lib import modeling, registry
+from cl_assets.lib import drift, modeling, reference, registry
 from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, replace_rows
 
 
@@ -68,28 +69,90 @@ def champion_model(
     )
 
 
+class ReferenceConfig(dg.Config):
+    """Leave empty to profile the champion's training window; fill `accept_drift_reason` to
+    accept the drift of the newest batches instead: they become the reference, without retraining."""
+
+    accept_drift_reason: str = Field(
+        default="", description="Why the drift is accepted (required to re-baseline; recorded with who and when)."
+    )
+    accepted_by: str = Field(default="", description="Who accepts it (defaults to the run's user tag).")
+    batches: int = Field(default=3, description="With accept_drift_reason: how many of the newest scored batches.")
+
+
 @dg.asset(deps=[champion_model], group_name="deployment", kinds={"duckdb"}, pool="duckdb")
 def reference_profile(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, model_registry: ModelRegistry
+    context: dg.AssetExecutionContext,
+    config: ReferenceConfig,
+    warehouse: Warehouse,
+    dataset: Dataset,
+    model_registry: ModelRegistry,
 ) -> dg.MaterializeResult:
-    """The champion's training window and its scores on it: what drift of each new batch is measured against."""
+    """What the drift of each batch is measured against, computed once: per column and slice, the
+    sorted values, decile bins, category counts and a noise band, plus a row sample for the
+    whole-table test. Built from the champion's training window when a champion is promoted, or
+    from the newest scored batches when a person accepts drift (an audited re-baseline:
+    config `accept_drift_reason`, or `cl accept-drift --reason ...`)."""
     spec = dataset.spec()
+    accepting = bool(config.accept_drift_reason.strip())
     with warehouse.connect(read_only=True) as con:
         champion = current(con)
-        rows = fetch_df(con, "select * from training_sets where version = ?", [int(champion["training_set_version"])])
-    version = int(champion["model_version"])
-    profile = rows.drop(columns=["version", "split", "label"]).assign(
-        score=modeling.scores(model_registry.load(version), rows, spec), model_version=version
-    )
+        if champion is None:
+            raise dg.Failure("no champion yet: the reference profile is the champion's; train one first")
+        version = int(champion["model_version"])
+        if accepting:
+            newest = [
+                r[0]
+                for r in con.execute(
+                    "select batch_id from predictions where model_version = ? group by batch_id "
+                    "order by max(scored_at) desc limit ?",
+                    [version, config.batches],
+                ).fetchall()
+            ]
+            if not newest:
+                raise dg.Failure(f"no batch scored by champion version {version} yet: there is no drift to accept")
+            rows = fetch_df(
+                con,
+                "select f.*, p.score from batch_features f join predictions p using (batch_id, entity_id) "
+                "where f.batch_id in (select unnest(?::varchar[])) order by f.batch_id, f.entity_id",
+                [newest],
+            )
+        else:
+            rows = fetch_df(
+                con,
+                "select * from training_sets where version = ? order by batch_id, entity_id",
+                [int(champion["training_set_version"])],
+            )
+        profile_id = reference.next_id(con)
+        previous = reference.current_id(con)
+    if not accepting:
+        rows = rows.assign(score=modeling.scores(model_registry.load(version), rows, spec))
+    profiles = reference.build(rows, spec.numeric, spec.categorical, "score", "slice")
+    batch_ids = sorted(rows["batch_id"].unique().tolist())
+    who = config.accepted_by or context.run.tags.get("cl/accepted_by") or context.run.tags.get("user", "")
+    baseline = {
+        "model_version": version,
+        "source": "accepted_drift" if accepting else "champion",
+        "reason": config.accept_drift_reason.strip() if accepting else f"champion version {version} promoted",
+        "accepted_by": who if accepting else None,
+        "batches": batch_ids,
+        "rows": len(rows),
+        "dagster_run_id": context.run.run_id,
+    }
     with warehouse.connect() as con:
-        con.register("_profile", profile)
-        con.execute("create or replace table reference_profile as select * from _profile")
+        reference.store(con, profile_id, baseline, profiles, reference.sample_rows(rows[spec.features]))
     return dg.MaterializeResult(
         metadata={
+            "profile_id": profile_id,
+            "previous_profile_id": previous or 0,
             "model_version": version,
-            "training_set_version": int(champion["training_set_version"]),
-            "dagster/row_count": len(profile),
-            "batches": dg.MetadataValue.json(sorted(profile["batch_id"].unique().tolist())),
+            "source": baseline["source"],
+            "reason": baseline["reason"],
+            "accepted_by": baseline["accepted_by"] or "",
+            "dagster/row_count": len(rows),
+            "batches": dg.MetadataValue.json(batch_ids),
+            "columns_profiled": len({p.feature for p in profiles}),
+            "slices": dg.MetadataValue.json(sorted({p.slice for p in profiles} - {drift.ALL})),
         }
     )
 

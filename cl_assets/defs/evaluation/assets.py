@@ -98,6 +98,7 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
                     "rows": r["rows"],
                     "accuracy": r["accuracy"],
                     "roc_auc": r["roc_auc"],
+                    "positive_rate": r.get("positive_rate"),
                     "log_loss": r["log_loss"],
                     "calibration_error": r["calibration_error"],
                     "evaluated_at": now,

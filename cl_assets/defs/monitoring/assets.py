@@ -1,5 +1,6 @@
 """Drift of each batch against the champion's reference, and the champion's realized performance."""
 
+import base64
 from datetime import datetime
 
 import dagster as dg
@@ -8,10 +9,9 @@ import pandas as pd
 from cl_assets.defs.deployment.assets import predictions, reference_profile
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Dataset, MonitoringPolicy, Warehouse
-from cl_assets.lib import drift, markdown, modeling
-from cl_assets.lib.warehouse import fetch_df, replace_rows
-
-PREDICTION = "__prediction_score__"
+from cl_assets.lib import concept, drift, markdown, modeling, reference
+from cl_assets.lib import drift_report as drift_report_lib
+from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows
 
 
 @dg.asset(
@@ -24,34 +24,93 @@ PREDICTION = "__prediction_score__"
 def drift_metrics(
     context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, monitoring_policy: MonitoringPolicy
 ) -> dg.MaterializeResult:
-    """Per feature and for the prediction scores: KS or chi-squared, p-value, PSI and the drift verdict against the champion's training window."""
+    """Drift of a batch against the current reference profile, one row per (slice, column):
+    KS / PSI / normalized Wasserstein / Jensen-Shannon for numeric columns and the prediction
+    scores, chi-squared / PSI / Jensen-Shannon / L-infinity / unseen-category share for
+    categorical ones, the low-confidence share of the scores, and a whole-table domain
+    classifier; each with its effect, threshold, Bonferroni-corrected alpha and verdict."""
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
-        reference = fetch_df(con, "select * from reference_profile")
+        profile_id = reference.current_id(con)
+        if profile_id is None:
+            raise dg.Failure(f"batch '{batch_id}': no reference profile yet (it is built when a champion is promoted)")
+        profiles, sample = reference.load(con, profile_id)
+        version = int(reference.baseline(con, profile_id)["model_version"])
         current = fetch_df(
             con,
             "select f.*, p.score from batch_features f join predictions p using (batch_id, entity_id) where batch_id = ?",
             [batch_id],
         )
-    thresholds = monitoring_policy.drift_thresholds()
-    features = drift.compare(reference, current, spec.numeric, spec.categorical, thresholds)
-    scores = drift.compare(reference, current, ["score"], [], thresholds).assign(feature=PREDICTION, kind="prediction")
-    frame = pd.concat([features, scores], ignore_index=True).assign(
-        batch_id=batch_id, reference_version=int(reference["model_version"].iloc[0]), computed_at=datetime.now()
-    )
+    frame = drift.compare(
+        profiles,
+        current,
+        monitoring_policy.drift_policy(),
+        slice_column="slice",
+        reference_sample=sample,
+        numeric=spec.numeric,
+        categorical=spec.categorical,
+        score_column="score",
+    ).assign(batch_id=batch_id, reference_version=version, profile_id=profile_id, computed_at=datetime.now())
     with warehouse.connect() as con:
         replace_rows(con, "drift_metrics", frame, "batch_id", batch_id)
-    ranked = frame.sort_values("psi", ascending=False)
+    overall = frame[frame["slice"] == drift.ALL].sort_values("effect", ascending=False)
+    slices = frame[(frame["slice"] != drift.ALL) & frame["drifted"]]
     return dg.MaterializeResult(
         metadata={
             "batch_id": batch_id,
-            "reference_version": int(frame["reference_version"].iloc[0]),
-            "drifted_features": dg.MetadataValue.json(ranked.loc[ranked["drifted"], "feature"].tolist()),
-            "max_psi": float(ranked["psi"].max()),
-            "drift": dg.MetadataValue.md(
-                markdown.table(ranked[["feature", "method", "statistic", "p_value", "psi", "drifted"]])
-            ),
+            "reference_version": version,
+            "profile_id": profile_id,
+            "drifted_features": dg.MetadataValue.json(overall.loc[overall["drifted"], "feature"].tolist()),
+            "drifted_in_slices": dg.MetadataValue.json({s: g["feature"].tolist() for s, g in slices.groupby("slice")}),
+            "max_psi": float(overall["psi"].max()),
+            "drift": dg.MetadataValue.md(markdown.table(overall[RANKED])),
+        }
+    )
+
+
+RANKED = ["feature", "method", "statistic", "p_value", "psi", "wasserstein", "js", "effect", "threshold", "drifted"]
+
+
+@dg.asset(
+    partitions_def=batches,
+    deps=[drift_metrics],
+    group_name="monitoring",
+    kinds={"duckdb", "matplotlib"},
+    pool="duckdb",
+)
+def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """A batch's drift for a person to read: every test ranked by how far it moved (effect over
+    threshold), a slice-by-feature table of where it moved, and a plot of both. Stored in
+    `drift_reports` (markdown and PNG), shown here in the UI."""
+    batch_id = context.partition_key
+    with warehouse.connect(read_only=True) as con:
+        frame = fetch_df(con, "select * from drift_metrics where batch_id = ?", [batch_id])
+    if frame.empty:
+        raise dg.Failure(f"batch '{batch_id}': no drift metrics to report")
+    text = drift_report_lib.render_markdown(batch_id, frame)
+    png = drift_report_lib.plot(batch_id, frame)
+    drifted = bool(frame.loc[frame["slice"] == drift.ALL, "drifted"].any())
+    row = pd.DataFrame(
+        [
+            {
+                "batch_id": batch_id,
+                "profile_id": int(frame["profile_id"].iloc[0]),
+                "drifted": drifted,
+                "markdown": text,
+                "plot_png": png,
+                "created_at": datetime.now(),
+            }
+        ]
+    )
+    with warehouse.connect() as con:
+        replace_rows(con, "drift_reports", row, "batch_id", batch_id)
+    image = base64.b64encode(png).decode()
+    return dg.MaterializeResult(
+        metadata={
+            "batch_id": batch_id,
+            "drifted": drifted,
+            "report": dg.MetadataValue.md(f"{text}\n\n![drift of {batch_id}](data:image/png;base64,{image})"),
         }
     )
 
@@ -64,8 +123,13 @@ def drift_metrics(
     pool="duckdb",
     automation_condition=dg.AutomationCondition.eager(),
 )
-def batch_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The champion's realized accuracy, ROC AUC and log loss on a batch once its labels arrive (prequential: scored before the labels existed)."""
+def batch_performance(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, monitoring_policy: MonitoringPolicy
+) -> dg.MaterializeResult:
+    """The champion's realized accuracy, ROC AUC and log loss on a batch once its labels arrive
+    (prequential: scored before the labels existed), overall and per slice; with concept drift
+    (the reference accuracy and ROC AUC of that model and the lower edge of their uncertainty
+    band) and target drift (the label rate against the reference's, two-proportion p-value)."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
         scored = fetch_df(
@@ -74,20 +138,22 @@ def batch_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -
             "join labels l using (batch_id, entity_id) where batch_id = ?",
             [batch_id],
         )
-    if scored.empty:
-        raise dg.Failure(f"batch '{batch_id}': no prediction matches a label id")
+        if scored.empty:
+            raise dg.Failure(f"batch '{batch_id}': no prediction matches a label id")
+        version = int(scored["model_version"].iloc[0])
+        holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
     by_slice = modeling.metrics_by_slice(scored)
-    version = int(scored["model_version"].iloc[0])
-    frame = pd.DataFrame([{"slice": k, **v} for k, v in by_slice.items()]).assign(
-        batch_id=batch_id, model_version=version, computed_at=datetime.now()
-    )
+    overall = by_slice[modeling.OVERALL]
+    band = concept.bands(holdout, overall, monitoring_policy.band_z) if holdout else {}
+    frame = pd.DataFrame([{"slice": k, **v, **(band if k == modeling.OVERALL else {})} for k, v in by_slice.items()])
+    frame = frame.assign(batch_id=batch_id, model_version=version, computed_at=datetime.now())
     with warehouse.connect() as con:
         replace_rows(con, "batch_performance", frame, "batch_id", batch_id)
-    overall = by_slice[modeling.OVERALL]
     return dg.MaterializeResult(
         metadata={
             "batch_id": batch_id,
             "model_version": version,
+            **{k: v for k, v in band.items() if v is not None},
             "accuracy": overall["accuracy"],
             "roc_auc": overall["roc_auc"] if overall["roc_auc"] is not None else float("nan"),
             "log_loss": overall["log_loss"],

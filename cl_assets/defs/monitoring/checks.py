@@ -4,11 +4,10 @@ import math
 
 import dagster as dg
 
-from cl_assets.defs.deployment.champion import current
 from cl_assets.defs.monitoring.assets import batch_performance, drift_metrics
 from cl_assets.defs.partitions import run_batch
 from cl_assets.defs.resources import MonitoringPolicy, Warehouse
-from cl_assets.lib import markdown, modeling
+from cl_assets.lib import drift, markdown, modeling
 from cl_assets.lib.warehouse import fetch_df, fetch_one
 
 
@@ -16,10 +15,11 @@ from cl_assets.lib.warehouse import fetch_df, fetch_one
     asset=drift_metrics,
     name="drift_check",
     description=(
-        "Fails (WARN) when any feature, or the prediction scores, drifted in the batch: a "
-        "p-value below alpha / number of columns and a PSI at or above the threshold "
-        "(MonitoringPolicy). Metadata: the batch, the drifted features ranked by PSI with "
-        "their statistics. The retrain sensor launches retrain_job on a failure."
+        "Fails (WARN) when any feature, the prediction scores, the low-confidence share or the "
+        "whole table drifted in the batch: a p-value below alpha / number of tests and an effect "
+        "size (PSI; domain AUC for the table) at or above its threshold, per feature overridable "
+        "in MonitoringPolicy. Metadata: the drifted columns ranked by effect with every statistic, "
+        "and the slices they drifted in (root cause). The retrain sensor reacts to failures."
     ),
 )
 def drift_check(
@@ -27,48 +27,66 @@ def drift_check(
 ) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     with warehouse.connect(read_only=True) as con:
-        rows = fetch_df(con, "select * from drift_metrics where batch_id = ? order by psi desc", [batch_id])
-    drifted = rows[rows["drifted"]]
+        rows = fetch_df(con, "select * from drift_metrics where batch_id = ? order by effect desc", [batch_id])
+    overall = rows[rows["slice"] == drift.ALL]
+    drifted = overall[overall["drifted"]]
+    by_slice = rows[(rows["slice"] != drift.ALL) & rows["drifted"]]
     evidence = {
         r.feature: {
             "method": r.method,
-            "statistic": round(r.statistic, 5),
-            "p_value": float(f"{r.p_value:.3g}"),
-            "psi": round(r.psi, 4),
+            "statistic": _rounded(r.statistic, 5),
+            "p_value": _rounded(r.p_value, 3, significant=True),
+            "psi": _rounded(r.psi, 4),
+            "effect": _rounded(r.effect, 4),
+            "threshold": _rounded(r.threshold, 4),
+            "slices": sorted(by_slice.loc[by_slice["feature"] == r.feature, "slice"].tolist()),
         }
         for r in drifted.itertuples()
     }
+    version = int(overall["reference_version"].iloc[0]) if len(overall) else 0
     return dg.AssetCheckResult(
         passed=drifted.empty,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"batch '{batch_id}': {len(drifted)} of {len(rows)} columns drifted: {', '.join(drifted['feature'])}"
+            f"batch '{batch_id}': {len(drifted)} of {len(overall)} tests drifted: {', '.join(drifted['feature'])}"
             if len(drifted)
-            else f"batch '{batch_id}': no drift in {len(rows)} columns"
+            else f"batch '{batch_id}': no drift in {len(overall)} tests"
         ),
         metadata={
             "batch_id": batch_id,
-            "reference_version": int(rows["reference_version"].iloc[0]) if len(rows) else 0,
-            "model_version": int(rows["reference_version"].iloc[0]) if len(rows) else 0,
+            "reference_version": version,
+            "model_version": version,
+            "profile_id": int(overall["profile_id"].iloc[0]) if len(overall) else 0,
             "drifted_features": dg.MetadataValue.json(drifted["feature"].tolist()),
             "evidence": dg.MetadataValue.json(evidence),
             "alpha": monitoring_policy.alpha,
             "psi_threshold": monitoring_policy.psi_threshold,
-            "max_psi": float(rows["psi"].max()) if len(rows) else 0.0,
+            "max_psi": float(overall["psi"].max()) if len(overall) else 0.0,
             "drifted": dg.MetadataValue.md(
-                markdown.table(drifted[["feature", "method", "statistic", "p_value", "psi"]])
+                markdown.table(drifted[["feature", "method", "statistic", "p_value", "psi", "effect", "threshold"]])
+            ),
+            "drifted_by_slice": dg.MetadataValue.md(
+                markdown.table(by_slice[["slice", "feature", "method", "p_value", "effect", "threshold"]])
             ),
         },
     )
+
+
+def _rounded(value, digits: int, significant: bool = False):
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.{digits}g}") if significant else round(float(value), digits)
 
 
 @dg.asset_check(
     asset=batch_performance,
     name="performance_check",
     description=(
-        "Fails (WARN) when the champion's realized accuracy or ROC AUC on the batch falls more "
-        "than the MonitoringPolicy's allowed drop below its own holdout figures: concept drift "
-        "or a label shift that feature drift cannot see. The retrain sensor reacts to it."
+        "Concept drift. Fails (WARN) when the champion's realized accuracy or ROC AUC on the batch "
+        "falls more than the MonitoringPolicy's allowed drop below its own holdout figures *and* "
+        "below the uncertainty band (holdout - band_z standard errors of both samples): a real "
+        "decay, not the noise of a small batch. Also reports target drift (the label rate "
+        "against the holdout's). The retrain sensor reacts to failures."
     ),
 )
 def performance_check(
@@ -79,41 +97,71 @@ def performance_check(
         realized = fetch_one(
             con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, modeling.OVERALL]
         )
-        champion = fetch_one(
-            con,
-            "select * from champion_history where model_version = ? order by promoted_at desc limit 1",
-            [realized["model_version"]],
-        ) or current(con)
-    acc_drop = float(champion["holdout_accuracy"] - realized["accuracy"])
-    auc = realized["roc_auc"]
-    auc_drop = float(champion["holdout_roc_auc"] - auc) if auc is not None and math.isfinite(auc) else 0.0
-    failures = []
-    if acc_drop > monitoring_policy.max_accuracy_drop:
-        failures.append(
-            f"accuracy {realized['accuracy']:.4f} is {acc_drop:.4f} below the holdout's {champion['holdout_accuracy']:.4f}"
+    version = int(realized["model_version"])
+    if realized.get("reference_accuracy") is None or _missing(realized["reference_accuracy"]):
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"batch '{batch_id}': model version {version} has no reference performance to compare with",
+            metadata={"batch_id": batch_id, "model_version": version},
         )
-    if auc_drop > monitoring_policy.max_auc_drop:
-        failures.append(f"ROC AUC {auc:.4f} is {auc_drop:.4f} below the holdout's {champion['holdout_roc_auc']:.4f}")
+    accuracy, reference_acc = float(realized["accuracy"]), float(realized["reference_accuracy"])
+    acc_drop = reference_acc - accuracy
+    auc = None if _missing(realized["roc_auc"]) else float(realized["roc_auc"])
+    reference_auc = None if _missing(realized["reference_roc_auc"]) else float(realized["reference_roc_auc"])
+    auc_drop = reference_auc - auc if auc is not None and reference_auc is not None else 0.0
+    failures = []
+    if acc_drop > monitoring_policy.max_accuracy_drop and accuracy < realized["accuracy_band_low"]:
+        failures.append(
+            f"accuracy {accuracy:.4f} is {acc_drop:.4f} below the holdout's {reference_acc:.4f} "
+            f"and below its band ({realized['accuracy_band_low']:.4f})"
+        )
+    if auc_drop > monitoring_policy.max_auc_drop and auc < realized["roc_auc_band_low"]:
+        failures.append(
+            f"ROC AUC {auc:.4f} is {auc_drop:.4f} below the holdout's {reference_auc:.4f} "
+            f"and below its band ({realized['roc_auc_band_low']:.4f})"
+        )
+    target_p = None if _missing(realized["target_drift_p_value"]) else float(realized["target_drift_p_value"])
     evidence = {
-        "model_version": int(realized["model_version"]),
-        "accuracy": float(realized["accuracy"]),
-        "holdout_accuracy": float(champion["holdout_accuracy"]),
-        "roc_auc": auc if auc is not None and math.isfinite(auc) else None,
-        "holdout_roc_auc": float(champion["holdout_roc_auc"]),
+        "model_version": version,
+        "accuracy": accuracy,
+        "holdout_accuracy": reference_acc,
+        "accuracy_band_low": float(realized["accuracy_band_low"]),
+        "roc_auc": auc,
+        "holdout_roc_auc": reference_auc,
+        "roc_auc_band_low": None if _missing(realized["roc_auc_band_low"]) else float(realized["roc_auc_band_low"]),
+        "positive_rate": float(realized["positive_rate"]),
+        "holdout_positive_rate": None
+        if _missing(realized["reference_positive_rate"])
+        else float(realized["reference_positive_rate"]),
+        "target_drift_p_value": target_p,
     }
+    target = (
+        f"; label rate {evidence['positive_rate']:.3f} vs the holdout's {evidence['holdout_positive_rate']:.3f}"
+        f" (p={target_p:.3g})"
+        if target_p is not None and target_p < monitoring_policy.alpha
+        else ""
+    )
     return dg.AssetCheckResult(
         passed=not failures,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"batch '{batch_id}', model version {evidence['model_version']}: "
-        + ("; ".join(failures) or "within the allowed drop"),
+        description=f"batch '{batch_id}', model version {version}: "
+        + ("; ".join(failures) or "within the allowed drop or its uncertainty band")
+        + target,
         metadata={
             "batch_id": batch_id,
-            "model_version": evidence["model_version"],
+            "model_version": version,
             "evidence": dg.MetadataValue.json(evidence),
             "accuracy_drop": acc_drop,
             "roc_auc_drop": auc_drop,
             "max_accuracy_drop": monitoring_policy.max_accuracy_drop,
             "max_auc_drop": monitoring_policy.max_auc_drop,
+            "band_z": monitoring_policy.band_z,
+            "target_drift": bool(target),
             "failures": dg.MetadataValue.json(failures),
         },
     )
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

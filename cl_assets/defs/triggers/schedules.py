@@ -6,25 +6,27 @@ from cl_assets.defs.jobs import retrain_job
 from cl_assets.lib import triggers
 
 
-def periodic_retrain_schedule(cron: str) -> dg.ScheduleDefinition:
+def periodic_retrain_schedule(cron: str, running: bool = True) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="periodic_retrain_schedule",
         job=retrain_job,
         cron_schedule=cron,
         execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
         description=(
             f"Retrains on a fixed cadence ('{cron}' UTC; set CL_RETRAIN_CRON), whatever the "
             "monitors say, so the champion never grows stale silently. The candidate still "
-            "has to pass the promotion gate."
+            "has to pass the promotion gate. Off by default under the backtest policies "
+            "(RetrainPolicy.mode other than auto)."
         ),
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
         if context.instance.get_latest_materialization_event(dg.AssetKey("champion_model")) is None:
             return dg.SkipReason("no champion yet: the first model is trained by the retrain sensor's bootstrap")
         when = context.scheduled_execution_time.isoformat()
+        run_key = f"schedule:{when}"
         return dg.RunRequest(
-            run_key=f"schedule:{when}", tags=triggers.tags("schedule", f"periodic retrain scheduled for {when}")
+            run_key=run_key, tags=triggers.tags("schedule", f"periodic retrain scheduled for {when}", key=run_key)
         )
 
     return _schedule

@@ -95,18 +95,19 @@ def _other_retrains(instance: dg.DagsterInstance, after: float) -> tuple[int, fl
     return len(others), max([after, *(r.create_timestamp.timestamp() for r in records)])
 
 
-def _new_labels(instance: dg.DagsterInstance) -> int:
-    """Labeled rows that arrived after the latest training set was composed."""
+def _new_labels(instance: dg.DagsterInstance) -> tuple[int, int]:
+    """Labeled rows, and labeled batches, that arrived after the latest training set was composed."""
     latest = instance.fetch_materializations(dg.AssetKey("training_set"), limit=1).records
     since = latest[0].storage_id if latest else 0
-    rows = 0
+    rows = batches = 0
     for record in instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=HISTORY).records:
         if record.storage_id <= since:
             break
         materialization = record.asset_materialization
         if materialization and materialization.metadata.get("status", dg.TextMetadataValue("")).value != "quarantined":
             rows += int(materialization.metadata.get("dagster/row_count", dg.IntMetadataValue(0)).value or 0)
-    return rows
+            batches += 1
+    return rows, batches
 
 
 def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
@@ -141,7 +142,9 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
         "'held' observation on retrain_trigger, naming the rule. Also retrains when enough new "
         "labels arrived (min_new_labels), and trains the first model ('bootstrap') once labels "
         "exist and no champion does. The run's tags carry the checks, batches and evidence. On "
-        "its first tick it starts from the latest check result."
+        "its first tick it starts from the latest check result. Under the backtest policies "
+        "(RetrainPolicy.mode periodic, volume or never) it retrains on a count of labeled batches "
+        "or rows, or never, and ignores the monitors."
     ),
 )
 def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainPolicy):
@@ -150,6 +153,8 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         cursor = {"after": _latest_check_id(instance), "runs_after": datetime.now(UTC).timestamp(), "state": None}
     else:
         cursor = json.loads(context.cursor)
+    if retrain_policy.mode != "auto":
+        return _fixed_policy(instance, retrain_policy, cursor)
     seen = set(cursor.get("seen", []))
     state = alerting.AlertState.from_dict(cursor["state"])
     policy = retrain_policy.alert_policy()
@@ -174,9 +179,11 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         request = _bootstrap(instance)
     elif fired:
         checks = sorted({v.evaluation.check for v in fired})
+        run_key = f"checks:{fired[-1].evaluation.id}"
         request = dg.RunRequest(
-            run_key=f"checks:{fired[-1].evaluation.id}",
+            run_key=run_key,
             tags=triggers.tags(
+                key=run_key,
                 kind="+".join(checks),
                 reason="; ".join(f"{v.reason}. {v.evaluation.description}" for v in fired),
                 check=",".join(checks),
@@ -205,14 +212,53 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
     return dg.SensorResult(run_requests=[request], cursor=next_cursor, asset_events=events)
 
 
+def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: dict) -> dg.SensorResult:
+    """The backtest policies: retrain on a count of labeled batches or rows, or never; the
+    monitors are not consulted (and no retrain is held by them)."""
+    in_flight = instance.get_runs(filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1)
+    request = None
+    if in_flight:
+        reason = "a retrain is already running"
+    elif not instance.get_latest_materialization_event(dg.AssetKey("champion_model")):
+        request = _bootstrap(instance)
+        reason = "no labels yet for the first model"
+    else:
+        rows, batches = _new_labels(instance)
+        due = {"periodic": (batches, policy.every_batches), "volume": (rows, policy.min_new_labels)}.get(policy.mode)
+        reason = f"policy '{policy.label}': no retrain but the first model"
+        if due is not None:
+            count, threshold = due
+            unit = "labeled batches" if policy.mode == "periodic" else "labeled rows"
+            reason = f"policy '{policy.label}': {count} {unit} since the last training set"
+            if count >= threshold:
+                latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
+                run_key = f"{policy.mode}:{latest.storage_id}"
+                request = dg.RunRequest(
+                    run_key=run_key,
+                    tags=triggers.tags(
+                        policy.mode,
+                        f"{reason} (every {threshold})",
+                        batch=latest.partition_key or "",
+                        evidence={"new_labeled_" + unit.split()[1]: count, "threshold": threshold},
+                        key=run_key,
+                    ),
+                )
+    if request is None:
+        return dg.SensorResult(skip_reason=reason, cursor=json.dumps(cursor))
+    return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
+
+
 def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:
     labels = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records
     if not labels:
         return None
     batch = labels[0].partition_key or ""
+    run_key = f"bootstrap:{labels[0].storage_id}"
     return dg.RunRequest(
-        run_key=f"bootstrap:{labels[0].storage_id}",
-        tags=triggers.tags("bootstrap", f"no champion yet; labels of batch '{batch}' arrived", batch=batch),
+        run_key=run_key,
+        tags=triggers.tags(
+            "bootstrap", f"no champion yet; labels of batch '{batch}' arrived", batch=batch, key=run_key
+        ),
     )
 
 
@@ -220,20 +266,22 @@ def _volume(instance, state, policy, threshold: int) -> tuple[dg.RunRequest | No
     """A retrain once `threshold` labeled rows arrived since the last training set, if the
     cooldown and budget allow; otherwise why not (said in the tick, not as an observation:
     it would repeat on every tick until the limit lifts)."""
-    rows = _new_labels(instance)
+    rows, _ = _new_labels(instance)
     if rows < threshold:
         return None, None
     limit = alerting.limited(state, policy)
     if limit:
         return None, f"{rows} new labeled rows (threshold {threshold}), held: {limit[1]}"
     latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
+    run_key = f"volume:{latest.storage_id}"
     request = dg.RunRequest(
-        run_key=f"volume:{latest.storage_id}",
+        run_key=run_key,
         tags=triggers.tags(
             "volume",
             f"{rows} labeled rows arrived since the last training set (threshold {threshold})",
             batch=latest.partition_key or "",
             evidence={"new_labeled_rows": rows, "threshold": threshold},
+            key=run_key,
         ),
     )
     return request, None
