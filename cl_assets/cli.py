@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from cl_assets.lib import scenario
 from cl_assets.settings import HOME_ENV, PROJECT_ROOT, StatePaths
 
 
@@ -244,7 +245,12 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="run the loop over the built-in drifting stream")
-    p.add_argument("--batches", type=int, default=24, help="number of batches (default 24; the story needs 20+)")
+    p.add_argument(
+        "--batches",
+        type=int,
+        default=scenario.DEFAULT_BATCHES,
+        help="number of batches (default 20; the story needs 18+)",
+    )
     p.add_argument("--rows", type=int, default=2000, help="rows per batch (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="seed of the stream (default 7)")
     p.add_argument("--report", help="write the per-batch report as JSON to this file")

@@ -41,11 +41,18 @@ def plot(results: dict[str, dict], title: str = "") -> bytes:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    for name, r in results.items():
+    styles = ["-", "--", ":", "-."]
+    for n, (name, r) in enumerate(results.items()):
         xs = [i for i, v in enumerate(r["accuracy"]) if v is not None]
         ys = [r["accuracy"][i] for i in xs]
+        # policies that keep the same champions draw the same line: the styles keep each visible
         (line,) = ax.plot(
-            xs, ys, marker=".", label=f"{name} ({r['retrains']} retrains, mean {_fmt(r['mean_accuracy'])})"
+            xs,
+            ys,
+            linestyle=styles[n % len(styles)],
+            linewidth=2.4 - 0.5 * (n % 3),
+            marker=".",
+            label=f"{name} ({r['retrains']} retrains, mean {_fmt(r['mean_accuracy'])})",
         )
         marks = [i for i in r["retrained_at"] if r["accuracy"][i] is not None]
         ax.scatter(marks, [r["accuracy"][i] for i in marks], color=line.get_color(), marker="^", s=40, zorder=3)

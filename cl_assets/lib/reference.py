@@ -149,6 +149,23 @@ def load(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.Co
     return profiles, sample.drop(columns=["profile_id"])
 
 
+# Profiles never change once stored, so a process that scores batch after batch loads each
+# one once. The key names the database file and the profile's creation time: a state folder
+# made again from scratch (`--reset`) reuses profile ids, not creation times.
+_LOADED: dict[tuple, tuple[list[drift.ColumnProfile], pd.DataFrame]] = {}
+
+
+def load_once(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.ColumnProfile], pd.DataFrame]:
+    """`load`, remembered per process for the few newest profiles."""
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    key = (path, profile_id, str(baseline(con, profile_id)["created_at"]))
+    if key not in _LOADED:
+        while len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = load(con, profile_id)
+    return _LOADED[key]
+
+
 def _missing(value) -> bool:
     """A NULL list cell, however the DataFrame spells it (None, NA, NaN)."""
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))

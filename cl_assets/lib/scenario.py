@@ -3,12 +3,12 @@
 A seeded, deterministic generator. Batch `b` depends only on (seed, b), so a stream of any
 length shares its first batches with every longer one. The story, by batch index:
 
-- 0-5   stationary.
-- 6     covariate shift: spend rises 25%, weekly sessions fall, customers are older.
+- 0-4   stationary.
+- 5     covariate shift: spend rises 25%, weekly sessions fall, customers are older.
         P(churn | x) is unchanged, so a retrained model need not be better.
-- 10    a new category: channel 'app' appears in a quarter of the rows.
-- 14    label prior change: the base churn rate rises from about one half to three quarters (same feature effects).
-- 18    concept drift: support calls, discounts and sessions change the direction of their
+- 8     a new category: channel 'app' appears in a quarter of the rows.
+- 11    label prior change: the base churn rate rises from about one half to three quarters (same feature effects).
+- 14    concept drift: support calls, discounts and sessions change the direction of their
         effect. A model trained before it loses several points of accuracy.
 """
 
@@ -25,14 +25,14 @@ from cl_assets.lib.dataset import DatasetSpec
 
 @dataclass(frozen=True)
 class Story:
-    covariate_shift: int = 6
-    new_category: int = 10
-    label_prior: int = 14
-    concept_drift: int = 18
+    covariate_shift: int = 5
+    new_category: int = 8
+    label_prior: int = 11
+    concept_drift: int = 14
 
 
 STORY = Story()
-DEFAULT_BATCHES = 24
+DEFAULT_BATCHES = 20
 DEFAULT_ROWS = 2000
 START = datetime(2026, 1, 28, 12, 0)  # so the monthly retrain schedule fires once, on day 4
 REGIONS = ["north", "south", "east", "west"]

@@ -6,6 +6,16 @@ import pytest
 
 from cl_assets.lib import drift, reference, warehouse
 
+BASELINE = {
+    "model_version": 1,
+    "source": "champion",
+    "reason": "",
+    "accepted_by": None,
+    "batches": [],
+    "rows": 1,
+    "dagster_run_id": "r",
+}
+
 
 @pytest.fixture
 def frame() -> pd.DataFrame:
@@ -69,15 +79,7 @@ def test_profiles_round_trip_through_duckdb(tmp_path, frame):
 
 def test_a_second_profile_does_not_touch_the_first(tmp_path, frame):
     built = reference.build(frame, ["x"], [], "score", None)
-    baseline = {
-        "model_version": 1,
-        "source": "champion",
-        "reason": "",
-        "accepted_by": None,
-        "batches": [],
-        "rows": 1,
-        "dagster_run_id": "r",
-    }
+    baseline = BASELINE
     with warehouse.connect(tmp_path / "w.duckdb") as con:
         reference.store(con, 1, baseline, built, frame[["x"]].head(10))
         first = warehouse.fetch_df(con, "select * from reference_values where profile_id = 1")
@@ -91,3 +93,21 @@ def test_a_second_profile_does_not_touch_the_first(tmp_path, frame):
         again = warehouse.fetch_df(con, "select * from reference_values where profile_id = 1")
         assert reference.current_id(con) == 2
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_a_loaded_profile_is_remembered_but_never_across_databases(tmp_path, frame):
+    built = reference.build(frame, ["x"], [], "score", None)
+    baseline = BASELINE
+    for name, shift in (("a.duckdb", 0.0), ("b.duckdb", 5.0)):
+        profiles = reference.build(frame.assign(x=frame["x"] + shift), ["x"], [], "score", None) if shift else built
+        with warehouse.connect(tmp_path / name) as con:
+            reference.store(con, 1, baseline, profiles, frame[["x"]].head(10))
+    with warehouse.connect(tmp_path / "a.duckdb", read_only=True) as con:
+        first = reference.load_once(con, 1)
+        assert reference.load_once(con, 1) is first
+    with warehouse.connect(tmp_path / "b.duckdb", read_only=True) as con:
+        other = reference.load_once(con, 1)
+    assert other is not first
+    x_a = next(p for p in first[0] if p.feature == "x")
+    x_b = next(p for p in other[0] if p.feature == "x")
+    assert x_b.values.min() > x_a.values.min() + 4
