@@ -86,20 +86,23 @@ def demo(args: argparse.Namespace) -> None:
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
 
 
-def _replay_batches(args: argparse.Namespace, paths: StatePaths):
-    """Cut a user's file into batches, and propose a raw-batch suite from the first if none exists."""
+def _replay_batches(args: argparse.Namespace):
+    """A user's file cut into batches, and the raw-batch suite proposed from the first."""
     from cl_assets import playback
     from cl_assets.lib import expectations
 
     frame, spec = _dataset(Path(args.file), args)
     batches = playback.file_batches(frame, spec, args.batch_rows, datetime(2026, 1, 1, 12))
+    return spec, batches, expectations.infer_suite(batches[0].rows.drop(columns=[spec.target]), spec)
+
+
+def _keep_suite(paths: StatePaths, suite: dict) -> None:
+    """Write the proposed suite into the state folder unless one is there already."""
     suite_path = paths.suites / "raw_batches.json"
     if not suite_path.exists():
         suite_path.parent.mkdir(parents=True, exist_ok=True)
-        suite = expectations.infer_suite(batches[0].rows.drop(columns=[spec.target]), spec)
         suite_path.write_text(json.dumps(suite, indent=2) + "\n")
         print(f"proposed a suite from the first batch: {suite_path} (review it, then keep it)")
-    return spec, batches
 
 
 def _policy(text: str):
@@ -117,7 +120,8 @@ def replay(args: argparse.Namespace) -> None:
     policy = _policy(args.policy)
     paths = StatePaths.resolve(args.home)
     _reset(paths, args.reset)
-    spec, batches = _replay_batches(args, paths)
+    spec, batches, suite = _replay_batches(args)
+    _keep_suite(paths, suite)
     print(f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; policy {policy.label}")
     print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
     result = playback.play(paths, spec, batches, report=args.report, policy=policy.model_dump())
@@ -131,11 +135,12 @@ def backtest(args: argparse.Namespace) -> None:
 
     policies = [_policy(p) for p in args.policies.split(",") if p.strip()]
     root = StatePaths.resolve(args.home).home / "backtest"
+    spec, batches, suite = _replay_batches(args)
     results = {}
     for policy in policies:
         paths = StatePaths(root / policy.label.replace(":", "-"))
         _reset(paths, True)
-        spec, batches = _replay_batches(args, paths)
+        _keep_suite(paths, suite)
         print(f"policy {policy.label}: {len(batches)} batches in {paths.home}", flush=True)
         played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy.model_dump())
         results[policy.label] = lib.summarize(played)

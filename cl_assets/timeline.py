@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from cl_assets.lib.modeling import OVERALL
-from cl_assets.lib.warehouse import fetch_df, fetch_one, query
-
-
-def _num(value):
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+from cl_assets.lib.warehouse import fetch_df, fetch_one, number, query
 
 
 def batch_status(con, batch_id: str) -> dict:
@@ -29,20 +23,20 @@ def batch_status(con, batch_id: str) -> dict:
         "drift": {
             r.feature: {
                 "method": r.method,
-                "statistic": _num(r.statistic),
-                "p_value": _num(r.p_value),
-                "psi": _num(r.psi),
-                "wasserstein": _num(r.wasserstein),
-                "js": _num(r.js),
-                "effect": _num(r.effect),
-                "threshold": _num(r.threshold),
+                "statistic": number(r.statistic),
+                "p_value": number(r.p_value),
+                "psi": number(r.psi),
+                "wasserstein": number(r.wasserstein),
+                "js": number(r.js),
+                "effect": number(r.effect),
+                "threshold": number(r.threshold),
                 "drifted": bool(r.drifted),
             }
             for r in drift.itertuples()
         },
         "metrics": None
         if perf.empty
-        else {"accuracy": _num(perf["accuracy"].iloc[0]), "roc_auc": _num(perf["roc_auc"].iloc[0])},
+        else {"accuracy": number(perf["accuracy"].iloc[0]), "roc_auc": number(perf["roc_auc"].iloc[0])},
     }
 
 

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from cl_assets.lib import triggers
+
 ingest_batch_job = dg.define_asset_job(
     "ingest_batch_job",
     selection=dg.AssetSelection.assets(
@@ -23,3 +25,9 @@ retrain_job = dg.define_asset_job(
     ),
     description="Record why, compose a training set, train a candidate, judge it, and promote it only through the gate.",
 )
+
+
+def retrain_request(run_key: str, kind: str, reason: str, **trigger) -> dg.RunRequest:
+    """A request for retrain_job: the run key also names the trigger (`cl/trigger_id`), and the
+    tags carry what launched it (`triggers.tags`: check, batch, evidence)."""
+    return dg.RunRequest(run_key=run_key, tags=triggers.tags(kind, reason, key=run_key, **trigger))

@@ -35,12 +35,10 @@ def table(results: dict[str, dict]) -> str:
 
 def plot(results: dict[str, dict], title: str = "") -> bytes:
     """PNG: prequential accuracy over batches, one line per policy, retrains marked."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig = Figure(figsize=(10, 4.5))
+    ax = fig.subplots()
     styles = ["-", "--", ":", "-."]
     for n, (name, r) in enumerate(results.items()):
         xs = [i for i, v in enumerate(r["accuracy"]) if v is not None]
@@ -64,5 +62,4 @@ def plot(results: dict[str, dict], title: str = "") -> bytes:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
     return buffer.getvalue()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from cl_assets.lib import drift
 
 
 def accuracy_se(accuracy: float, rows: int) -> float:
@@ -56,8 +56,7 @@ def bands(reference: dict, realized: dict, z: float) -> dict:
         out["reference_roc_auc"] = float(reference["roc_auc"])
         out["roc_auc_band_low"] = float(reference["roc_auc"] - z * se_auc)
     if reference.get("positive_rate") is not None and realized.get("positive_rate") is not None and rows and ref_rows:
-        p1, p2 = float(reference["positive_rate"]), float(realized["positive_rate"])
-        pooled = (p1 * ref_rows + p2 * rows) / (ref_rows + rows)
-        se = math.sqrt(pooled * (1 - pooled) * (1 / ref_rows + 1 / rows))
-        out["target_drift_p_value"] = float(2 * stats.norm.sf(abs(p1 - p2) / se)) if se else (1.0 if p1 == p2 else 0.0)
+        out["target_drift_p_value"] = drift.two_proportions(
+            float(reference["positive_rate"]), ref_rows, float(realized["positive_rate"]), rows
+        )
     return out

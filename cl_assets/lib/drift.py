@@ -127,11 +127,13 @@ def numeric_profile(feature: str, values, kind: str = "numeric", slice_value: st
         shares=_bin_shares(edges, ordered),
         std=float(ordered.std()) if len(ordered) else None,
     )
-    chunk_psis = [
-        _psi(profile.shares, _bin_shares(edges, np.sort(chunk))) for chunk in np.array_split(raw, CHUNKS) if len(chunk)
-    ]
-    if len(chunk_psis) >= 2:
-        profile.band_mean, profile.band_sd = float(np.mean(chunk_psis)), float(np.std(chunk_psis, ddof=1))
+    profile.band_mean, profile.band_sd = _band(
+        [
+            _psi(profile.shares, _bin_shares(edges, np.sort(chunk)))
+            for chunk in np.array_split(raw, CHUNKS)
+            if len(chunk)
+        ]
+    )
     return profile
 
 
@@ -146,13 +148,21 @@ def categorical_profile(feature: str, values: pd.Series, slice_value: str = ALL)
         categories=[str(c) for c in counts.index],
         counts=counts.to_numpy(dtype=np.int64),
     )
-    chunk_psis = []
-    for chunk in np.array_split(np.arange(len(text)), CHUNKS):
-        if len(chunk):
-            chunk_psis.append(categorical_stats(profile, text.iloc[chunk])["psi"])
-    if len(chunk_psis) >= 2:
-        profile.band_mean, profile.band_sd = float(np.mean(chunk_psis)), float(np.std(chunk_psis, ddof=1))
+    profile.band_mean, profile.band_sd = _band(
+        [
+            categorical_stats(profile, text.iloc[chunk])["psi"]
+            for chunk in np.array_split(np.arange(len(text)), CHUNKS)
+            if len(chunk)
+        ]
+    )
     return profile
+
+
+def _band(chunk_psis: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sd of the PSI between reference chunks and the whole reference (None: too few chunks)."""
+    if len(chunk_psis) < 2:
+        return None, None
+    return float(np.mean(chunk_psis)), float(np.std(chunk_psis, ddof=1))
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -263,13 +273,13 @@ def low_confidence(reference_scores: ColumnProfile, scores, margin: float) -> di
     return {
         "method": "share",
         "statistic": cur_share,
-        "p_value": _two_proportions(ref_share, len(ref), cur_share, len(cur)),
+        "p_value": two_proportions(ref_share, len(ref), cur_share, len(cur)),
         "reference_share": ref_share,
         "rows": len(cur),
     }
 
 
-def _two_proportions(p1: float, n1: int, p2: float, n2: int) -> float:
+def two_proportions(p1: float, n1: int, p2: float, n2: int) -> float:
     """Two-sided p-value that two shares differ (pooled z-test)."""
     if not n1 or not n2 or math.isnan(p1) or math.isnan(p2):
         return math.nan
@@ -352,7 +362,8 @@ def compare(
         as_category(current[slice_column]).to_numpy() if slice_column and slice_column in current.columns else None
     )
     for profile in profiles:
-        thresholds = policy.for_feature(PREDICTION if profile.kind == "prediction" else profile.feature)
+        feature = PREDICTION if profile.kind == "prediction" else profile.feature
+        thresholds = policy.for_feature(feature)
         if thresholds.skip:
             continue
         if profile.slice == ALL:
@@ -368,7 +379,6 @@ def compare(
             result = categorical_stats(profile, part[column])
         else:
             result = numeric_stats(profile, pd.to_numeric(part[column], errors="coerce"))
-        feature = PREDICTION if profile.kind == "prediction" else profile.feature
         threshold = thresholds.psi
         if thresholds.band_k > 0 and profile.band_mean is not None:
             threshold = max(threshold, profile.band_mean + thresholds.band_k * (profile.band_sd or 0.0))
@@ -388,7 +398,11 @@ def compare(
                 }
             )
     if policy.multivariate and reference_sample is not None and numeric is not None:
-        result = domain_classifier(reference_sample, current, numeric, categorical or [])
+
+        def tested(columns: list[str]) -> list[str]:  # a skipped feature is out of the table test too
+            return [c for c in columns if not policy.for_feature(c).skip]
+
+        result = domain_classifier(reference_sample, current, tested(numeric), tested(categorical or []))
         rows.append(
             {"slice": ALL, "feature": TABLE, "kind": "multivariate", **result}
             | {"effect": result["statistic"], "threshold": policy.domain_auc, "_alpha": policy.default.alpha}

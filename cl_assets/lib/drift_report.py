@@ -64,10 +64,7 @@ def render_markdown(batch_id: str, frame: pd.DataFrame) -> str:
 
 def plot(batch_id: str, frame: pd.DataFrame) -> bytes:
     """PNG: effect over threshold per test (whole batch), and per slice as a heat map."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry
 
     top = ranked(frame).iloc[::-1]
     matrix = slice_matrix(frame)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cl_assets.lib import drift
-from cl_assets.lib.warehouse import fetch_df, fetch_one, replace_rows
+from cl_assets.lib.warehouse import fetch_df, fetch_one, missing, replace_rows
 
 SAMPLE_ROWS = 4000
 
@@ -42,10 +42,6 @@ def build(
         if score_column in part.columns:
             profiles.append(drift.numeric_profile(score_column, part[score_column], "prediction", slice_value))
     return profiles
-
-
-def next_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("select coalesce(max(profile_id), 0) + 1 from reference_baselines").fetchone()[0])
 
 
 def store(
@@ -136,11 +132,11 @@ def load(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.Co
                 slice=r.slice,
                 rows=int(r.rows),
                 values=values[span[0] : span[1]] if span else (np.array([]) if r.kind != "categorical" else None),
-                edges=None if _missing(r.edges) else np.asarray(r.edges, dtype=float),
-                shares=None if _missing(r.shares) else np.asarray(r.shares, dtype=float),
+                edges=None if missing(r.edges) else np.asarray(r.edges, dtype=float),
+                shares=None if missing(r.shares) else np.asarray(r.shares, dtype=float),
                 std=None if pd.isna(r.std) else float(r.std),
-                categories=None if _missing(r.categories) else [str(c) for c in r.categories],
-                counts=None if _missing(r.counts) else np.asarray(r.counts, dtype=np.int64),
+                categories=None if missing(r.categories) else [str(c) for c in r.categories],
+                counts=None if missing(r.counts) else np.asarray(r.counts, dtype=np.int64),
                 band_mean=None if pd.isna(r.band_mean) else float(r.band_mean),
                 band_sd=None if pd.isna(r.band_sd) else float(r.band_sd),
             )
@@ -155,20 +151,15 @@ def load(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.Co
 _LOADED: dict[tuple, tuple[list[drift.ColumnProfile], pd.DataFrame]] = {}
 
 
-def load_once(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.ColumnProfile], pd.DataFrame]:
-    """`load`, remembered per process for the few newest profiles."""
+def load_once(con: duckdb.DuckDBPyConnection, base: dict) -> tuple[list[drift.ColumnProfile], pd.DataFrame]:
+    """`load` of the profile whose `baseline` row is `base`, remembered per process for the few newest."""
     path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
-    key = (path, profile_id, str(baseline(con, profile_id)["created_at"]))
+    key = (path, int(base["profile_id"]), str(base["created_at"]))
     if key not in _LOADED:
         while len(_LOADED) >= 4:
             _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = load(con, profile_id)
+        _LOADED[key] = load(con, int(base["profile_id"]))
     return _LOADED[key]
-
-
-def _missing(value) -> bool:
-    """A NULL list cell, however the DataFrame spells it (None, NA, NaN)."""
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def sample_rows(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

@@ -96,6 +96,16 @@ def append_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"insert into {ident(table)} ({cols}) values ({marks})", list(values.values()))
 
 
+def missing(value) -> bool:
+    """A NULL read back from DuckDB, however pandas spells it (None, NA, NaN)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def number(value) -> float | None:
+    """A numeric cell as a float, or None for NULL."""
+    return None if missing(value) else float(value)
+
+
 def fetch_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
 

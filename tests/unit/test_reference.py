@@ -44,7 +44,7 @@ def test_profiles_round_trip_through_duckdb(tmp_path, frame):
         "dagster_run_id": "r",
     }
     with warehouse.connect(tmp_path / "w.duckdb") as con:
-        profile_id = reference.next_id(con)
+        profile_id = (reference.current_id(con) or 0) + 1
         reference.store(con, profile_id, baseline, built, reference.sample_rows(frame[["x", "y", "c"]]))
     with warehouse.connect(tmp_path / "w.duckdb", read_only=True) as con:
         loaded, sample = reference.load(con, profile_id)
@@ -103,10 +103,10 @@ def test_a_loaded_profile_is_remembered_but_never_across_databases(tmp_path, fra
         with warehouse.connect(tmp_path / name) as con:
             reference.store(con, 1, baseline, profiles, frame[["x"]].head(10))
     with warehouse.connect(tmp_path / "a.duckdb", read_only=True) as con:
-        first = reference.load_once(con, 1)
-        assert reference.load_once(con, 1) is first
+        first = reference.load_once(con, reference.baseline(con, 1))
+        assert reference.load_once(con, reference.baseline(con, 1)) is first
     with warehouse.connect(tmp_path / "b.duckdb", read_only=True) as con:
-        other = reference.load_once(con, 1)
+        other = reference.load_once(con, reference.baseline(con, 1))
     assert other is not first
     x_a = next(p for p in first[0] if p.feature == "x")
     x_b = next(p for p in other[0] if p.feature == "x")

@@ -123,8 +123,8 @@ def reference_profile(
                 "select * from training_sets where version = ? order by batch_id, entity_id",
                 [int(champion["training_set_version"])],
             )
-        profile_id = reference.next_id(con)
         previous = reference.current_id(con)
+    profile_id = (previous or 0) + 1
     if not accepting:
         rows = rows.assign(score=modeling.scores(model_registry.load(version), rows, spec))
     profiles = reference.build(rows, spec.numeric, spec.categorical, "score", "slice")

@@ -35,8 +35,9 @@ def drift_metrics(
         profile_id = reference.current_id(con)
         if profile_id is None:
             raise dg.Failure(f"batch '{batch_id}': no reference profile yet (it is built when a champion is promoted)")
-        profiles, sample = reference.load_once(con, profile_id)
-        version = int(reference.baseline(con, profile_id)["model_version"])
+        base = reference.baseline(con, profile_id)
+        profiles, sample = reference.load_once(con, base)
+        version = int(base["model_version"])
         current = fetch_df(
             con,
             "select f.*, p.score from batch_features f join predictions p using (batch_id, entity_id) where batch_id = ?",

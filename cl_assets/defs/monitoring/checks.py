@@ -8,7 +8,7 @@ from cl_assets.defs.monitoring.assets import batch_performance, drift_metrics
 from cl_assets.defs.partitions import run_batch
 from cl_assets.defs.resources import MonitoringPolicy, Warehouse
 from cl_assets.lib import drift, markdown, modeling
-from cl_assets.lib.warehouse import fetch_df, fetch_one
+from cl_assets.lib.warehouse import fetch_df, fetch_one, number
 
 
 @dg.asset_check(
@@ -78,6 +78,19 @@ def _rounded(value, digits: int, significant: bool = False):
     return float(f"{value:.{digits}g}") if significant else round(float(value), digits)
 
 
+CONCEPT_COLUMNS = (
+    "accuracy",
+    "roc_auc",
+    "positive_rate",
+    "reference_accuracy",
+    "accuracy_band_low",
+    "reference_roc_auc",
+    "roc_auc_band_low",
+    "reference_positive_rate",
+    "target_drift_p_value",
+)
+
+
 @dg.asset_check(
     asset=batch_performance,
     name="performance_check",
@@ -98,42 +111,40 @@ def performance_check(
             con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, modeling.OVERALL]
         )
     version = int(realized["model_version"])
-    if realized.get("reference_accuracy") is None or _missing(realized["reference_accuracy"]):
+    value = {k: number(realized.get(k)) for k in CONCEPT_COLUMNS}
+    reference_acc, reference_auc = value["reference_accuracy"], value["reference_roc_auc"]
+    if reference_acc is None:
         return dg.AssetCheckResult(
             passed=True,
             severity=dg.AssetCheckSeverity.WARN,
             description=f"batch '{batch_id}': model version {version} has no reference performance to compare with",
             metadata={"batch_id": batch_id, "model_version": version},
         )
-    accuracy, reference_acc = float(realized["accuracy"]), float(realized["reference_accuracy"])
+    accuracy, auc = value["accuracy"], value["roc_auc"]
     acc_drop = reference_acc - accuracy
-    auc = None if _missing(realized["roc_auc"]) else float(realized["roc_auc"])
-    reference_auc = None if _missing(realized["reference_roc_auc"]) else float(realized["reference_roc_auc"])
     auc_drop = reference_auc - auc if auc is not None and reference_auc is not None else 0.0
     failures = []
-    if acc_drop > monitoring_policy.max_accuracy_drop and accuracy < realized["accuracy_band_low"]:
+    if acc_drop > monitoring_policy.max_accuracy_drop and accuracy < value["accuracy_band_low"]:
         failures.append(
             f"accuracy {accuracy:.4f} is {acc_drop:.4f} below the holdout's {reference_acc:.4f} "
-            f"and below its band ({realized['accuracy_band_low']:.4f})"
+            f"and below its band ({value['accuracy_band_low']:.4f})"
         )
-    if auc_drop > monitoring_policy.max_auc_drop and auc < realized["roc_auc_band_low"]:
+    if auc_drop > monitoring_policy.max_auc_drop and auc < value["roc_auc_band_low"]:
         failures.append(
             f"ROC AUC {auc:.4f} is {auc_drop:.4f} below the holdout's {reference_auc:.4f} "
-            f"and below its band ({realized['roc_auc_band_low']:.4f})"
+            f"and below its band ({value['roc_auc_band_low']:.4f})"
         )
-    target_p = None if _missing(realized["target_drift_p_value"]) else float(realized["target_drift_p_value"])
+    target_p = value["target_drift_p_value"]
     evidence = {
         "model_version": version,
         "accuracy": accuracy,
         "holdout_accuracy": reference_acc,
-        "accuracy_band_low": float(realized["accuracy_band_low"]),
+        "accuracy_band_low": value["accuracy_band_low"],
         "roc_auc": auc,
         "holdout_roc_auc": reference_auc,
-        "roc_auc_band_low": None if _missing(realized["roc_auc_band_low"]) else float(realized["roc_auc_band_low"]),
-        "positive_rate": float(realized["positive_rate"]),
-        "holdout_positive_rate": None
-        if _missing(realized["reference_positive_rate"])
-        else float(realized["reference_positive_rate"]),
+        "roc_auc_band_low": value["roc_auc_band_low"],
+        "positive_rate": value["positive_rate"],
+        "holdout_positive_rate": value["reference_positive_rate"],
         "target_drift_p_value": target_p,
     }
     target = (
@@ -161,7 +172,3 @@ def performance_check(
             "failures": dg.MetadataValue.json(failures),
         },
     )
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from cl_assets.defs.jobs import retrain_job
-from cl_assets.lib import triggers
+from cl_assets.defs.jobs import retrain_job, retrain_request
 
 
 def periodic_retrain_schedule(cron: str, running: bool = True) -> dg.ScheduleDefinition:
@@ -24,9 +23,6 @@ def periodic_retrain_schedule(cron: str, running: bool = True) -> dg.ScheduleDef
         if context.instance.get_latest_materialization_event(dg.AssetKey("champion_model")) is None:
             return dg.SkipReason("no champion yet: the first model is trained by the retrain sensor's bootstrap")
         when = context.scheduled_execution_time.isoformat()
-        run_key = f"schedule:{when}"
-        return dg.RunRequest(
-            run_key=run_key, tags=triggers.tags("schedule", f"periodic retrain scheduled for {when}", key=run_key)
-        )
+        return retrain_request(f"schedule:{when}", "schedule", f"periodic retrain scheduled for {when}")
 
     return _schedule

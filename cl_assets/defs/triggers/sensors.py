@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from cl_assets.defs.jobs import retrain_job
+from cl_assets.defs.jobs import retrain_job, retrain_request
 from cl_assets.defs.resources import RetrainPolicy
 from cl_assets.lib import alerting, triggers
 
@@ -179,17 +179,13 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         request = _bootstrap(instance)
     elif fired:
         checks = sorted({v.evaluation.check for v in fired})
-        run_key = f"checks:{fired[-1].evaluation.id}"
-        request = dg.RunRequest(
-            run_key=run_key,
-            tags=triggers.tags(
-                key=run_key,
-                kind="+".join(checks),
-                reason="; ".join(f"{v.reason}. {v.evaluation.description}" for v in fired),
-                check=",".join(checks),
-                batch=fired[-1].evaluation.batch_id,
-                evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
-            ),
+        request = retrain_request(
+            f"checks:{fired[-1].evaluation.id}",
+            kind="+".join(checks),
+            reason="; ".join(f"{v.reason}. {v.evaluation.description}" for v in fired),
+            check=",".join(checks),
+            batch=fired[-1].evaluation.batch_id,
+            evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
         )
     elif retrain_policy.min_new_labels and not in_flight:
         request, volume_note = _volume(instance, state, policy, retrain_policy.min_new_labels)
@@ -231,17 +227,11 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
             unit = "labeled batches" if policy.mode == "periodic" else "labeled rows"
             reason = f"policy '{policy.label}': {count} {unit} since the last training set"
             if count >= threshold:
-                latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
-                run_key = f"{policy.mode}:{latest.storage_id}"
-                request = dg.RunRequest(
-                    run_key=run_key,
-                    tags=triggers.tags(
-                        policy.mode,
-                        f"{reason} (every {threshold})",
-                        batch=latest.partition_key or "",
-                        evidence={"new_labeled_" + unit.split()[1]: count, "threshold": threshold},
-                        key=run_key,
-                    ),
+                request = _on_labels(
+                    instance,
+                    policy.mode,
+                    f"{reason} (every {threshold})",
+                    {"new_labeled_" + unit.split()[1]: count, "threshold": threshold},
                 )
     if request is None:
         return dg.SensorResult(skip_reason=reason, cursor=json.dumps(cursor))
@@ -253,12 +243,19 @@ def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:
     if not labels:
         return None
     batch = labels[0].partition_key or ""
-    run_key = f"bootstrap:{labels[0].storage_id}"
-    return dg.RunRequest(
-        run_key=run_key,
-        tags=triggers.tags(
-            "bootstrap", f"no champion yet; labels of batch '{batch}' arrived", batch=batch, key=run_key
-        ),
+    return retrain_request(
+        f"bootstrap:{labels[0].storage_id}",
+        "bootstrap",
+        f"no champion yet; labels of batch '{batch}' arrived",
+        batch=batch,
+    )
+
+
+def _on_labels(instance: dg.DagsterInstance, kind: str, reason: str, evidence: dict) -> dg.RunRequest:
+    """A retrain counted in labels (volume, periodic): keyed by the newest label delivery."""
+    latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
+    return retrain_request(
+        f"{kind}:{latest.storage_id}", kind, reason, batch=latest.partition_key or "", evidence=evidence
     )
 
 
@@ -272,17 +269,11 @@ def _volume(instance, state, policy, threshold: int) -> tuple[dg.RunRequest | No
     limit = alerting.limited(state, policy)
     if limit:
         return None, f"{rows} new labeled rows (threshold {threshold}), held: {limit[1]}"
-    latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
-    run_key = f"volume:{latest.storage_id}"
-    request = dg.RunRequest(
-        run_key=run_key,
-        tags=triggers.tags(
-            "volume",
-            f"{rows} labeled rows arrived since the last training set (threshold {threshold})",
-            batch=latest.partition_key or "",
-            evidence={"new_labeled_rows": rows, "threshold": threshold},
-            key=run_key,
-        ),
+    request = _on_labels(
+        instance,
+        "volume",
+        f"{rows} labeled rows arrived since the last training set (threshold {threshold})",
+        {"new_labeled_rows": rows, "threshold": threshold},
     )
     return request, None
 
