@@ -114,17 +114,37 @@ def _policy(text: str):
         sys.exit(str(exc))
 
 
+def _promotion(text: str):
+    from cl_assets.defs.resources import PromotionPolicy
+
+    try:
+        return PromotionPolicy.parse(text)
+    except ValueError as exc:
+        sys.exit(str(exc))
+
+
 def replay(args: argparse.Namespace) -> None:
     from cl_assets import playback
 
     policy = _policy(args.policy)
+    promotion = _promotion(args.promotion)
     paths = StatePaths.resolve(args.home)
     _reset(paths, args.reset)
     spec, batches, suite = _replay_batches(args)
     _keep_suite(paths, suite)
-    print(f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; policy {policy.label}")
+    print(
+        f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; "
+        f"policy {policy.label}; promotion {promotion.mode.value}"
+    )
     print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
-    result = playback.play(paths, spec, batches, report=args.report, policy=policy.model_dump())
+    result = playback.play(
+        paths,
+        spec,
+        batches,
+        report=args.report,
+        policy=policy.model_dump(),
+        promotion=promotion.model_dump(mode="json"),
+    )
     _print_summary(result["summary"], args.report)
 
 
@@ -154,43 +174,60 @@ def backtest(args: argparse.Namespace) -> None:
         print(f"report: {args.report}")
 
 
-def accept_drift(args: argparse.Namespace) -> None:
-    """Re-baseline the drift reference on the newest batches, without retraining; audited."""
-    import getpass
+def _state(args: argparse.Namespace) -> StatePaths:
+    paths = StatePaths.resolve(args.home)
+    if not paths.warehouse.exists():
+        sys.exit(f"no loop state in {paths.home}: run `cl demo` or `cl replay` first, or pass --home")
+    return paths
 
+
+def _run_by_hand(paths: StatePaths, job_name: str | None, assets: list[str], run_config: dict, tags: dict, what: str):
+    """Execute a job of the state folder's definitions in-process (None: the assets alone), as a
+    person's run in the UI would; exit naming the cause when it fails."""
     import dagster as dg
 
     from cl_assets import playback
     from cl_assets.defs import build_defs
-    from cl_assets.lib import reference, warehouse
 
-    paths = StatePaths.resolve(args.home)
-    if not paths.warehouse.exists():
-        sys.exit(f"no loop state in {paths.home}: run `cl demo` or `cl replay` first, or pass --home")
-    if not args.reason.strip():
-        sys.exit("--reason must say why the drift is accepted: it is recorded with who and when")
-    who = args.by or getpass.getuser()
     defs = build_defs(paths)
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=playback.instance_for(paths),
-        asset_selection=[dg.AssetKey("reference_profile")],
-        run_config={
-            "ops": {
-                "reference_profile": {
-                    "config": {"accept_drift_reason": args.reason, "accepted_by": who, "batches": args.batches}
-                }
-            },
-            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-        },
-        tags={"cl/accepted_by": who, "cl/action": "accept_drift"},
+        asset_selection=[dg.AssetKey(a) for a in assets],
+        run_config={**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags=tags,
         raise_on_error=False,
     )
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)
         cause = failure.step_failure_data.error if failure else None
-        message = (cause.cause.message if cause and cause.cause else cause.message if cause else "").strip()
-        sys.exit(f"drift not accepted: {message or 'the run failed'} (run {result.run_id})")
+        error = cause.cause if cause and cause.cause else cause
+        message = (error.message if error else "").strip()
+        if error and error.cls_name == "Failure":  # a Failure's text is the reason; its class path is noise
+            message = message.partition(": ")[2] or message
+        sys.exit(f"{what}: {message or 'the run failed'} (run {result.run_id})")
+    return result
+
+
+def accept_drift(args: argparse.Namespace) -> None:
+    """Re-baseline the drift reference on the newest batches, without retraining; audited."""
+    import getpass
+
+    from cl_assets.lib import reference, warehouse
+
+    paths = _state(args)
+    if not args.reason.strip():
+        sys.exit("--reason must say why the drift is accepted: it is recorded with who and when")
+    who = args.by or getpass.getuser()
+    config = {"accept_drift_reason": args.reason, "accepted_by": who, "batches": args.batches}
+    result = _run_by_hand(
+        paths,
+        None,
+        ["reference_profile"],
+        {"ops": {"reference_profile": {"config": config}}},
+        {"cl/accepted_by": who, "cl/action": "accept_drift"},
+        "drift not accepted",
+    )
     with warehouse.connect(paths.warehouse, read_only=True) as con:
         row = reference.baseline(con, reference.current_id(con))
     print(
@@ -198,6 +235,46 @@ def accept_drift(args: argparse.Namespace) -> None:
         f"{', '.join(json.loads(row['batches']))}: accepted by {row['accepted_by']} — {row['reason']} "
         f"(run {result.run_id})"
     )
+
+
+def _promotion_decision(args: argparse.Namespace, action: str, version: int) -> None:
+    """approve / rollback: a promotion_job run with champion_model's action set, recorded as the
+    person's decision; prints the promotions row it wrote."""
+    import getpass
+
+    from cl_assets.lib import warehouse
+
+    paths = _state(args)
+    if not args.reason.strip():
+        sys.exit("--reason is required: it is recorded with who and when")
+    who = args.by or getpass.getuser()
+    config = {"action": action.upper(), "version": version, "reason": args.reason, "by": who}
+    result = _run_by_hand(
+        paths,
+        "promotion_job",
+        ["champion_model", "reference_profile"],
+        {"ops": {"champion_model": {"config": config}}},
+        {"user": who, "cl/action": action},
+        f"not {'approved' if action == 'approve' else 'rolled back'}",
+    )
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        row = warehouse.fetch_one(
+            con, "select * from promotions where dagster_run_id = ? order by decided_at desc", [result.run_id]
+        )
+    print(
+        f"{row['action']}: version {row['model_version']} is the champion (was {row['champion_version']}), "
+        f"by {row['actor']} — {row['reason']} (run {result.run_id})"
+    )
+
+
+def approve(args: argparse.Namespace) -> None:
+    """Promote a challenger that passed the gate and waits for a person (PromotionPolicy 'manual')."""
+    _promotion_decision(args, "approve", args.version)
+
+
+def rollback(args: argparse.Namespace) -> None:
+    """Restore an earlier champion (default: the one before the current), recorded like a promotion."""
+    _promotion_decision(args, "rollback", args.to or 0)
 
 
 def expectations_init(args: argparse.Namespace) -> None:
@@ -225,9 +302,7 @@ def why(args: argparse.Namespace) -> None:
     """The chain behind a model version: trigger, evidence, training set, MLflow run, gate, promotion."""
     from cl_assets.lib import lineage, warehouse
 
-    paths = StatePaths.resolve(args.home)
-    if not paths.warehouse.exists():
-        sys.exit(f"no loop state in {paths.home}: run `cl demo` or `cl replay` first, or pass --home")
+    paths = _state(args)
     with warehouse.connect(paths.warehouse, read_only=True) as con:
         try:
             chain = lineage.why(con, args.version)
@@ -268,6 +343,11 @@ def main(argv: list[str] | None = None) -> None:
     _dataset_args(p)
     p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
     p.add_argument("--policy", default="auto", help="retrain policy: auto (default), periodic:K, volume:N, never")
+    p.add_argument(
+        "--promotion",
+        default="auto",
+        help="promotion mode: auto (default), manual (wait for `cl approve`), canary[:SHARE[:BATCHES]]",
+    )
     p.add_argument("--report", help="write the per-batch report as JSON to this file")
     p.add_argument("--reset", action="store_true", help="delete the state folder first")
     _home(p)
@@ -291,6 +371,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--by", help="who accepts it (default: the current user)")
     _home(p)
     p.set_defaults(func=accept_drift)
+
+    p = sub.add_parser("approve", help="promote a challenger awaiting approval (promotion mode 'manual')")
+    p.add_argument("version", type=int, help="model version (as in the MLflow registry)")
+    p.add_argument("--reason", required=True, help="why it is approved (recorded)")
+    p.add_argument("--by", help="who approves (default: the current user)")
+    _home(p)
+    p.set_defaults(func=approve)
+
+    p = sub.add_parser("rollback", help="restore an earlier champion (recorded like a promotion)")
+    p.add_argument("--to", type=int, help="model version to restore (default: the champion before the current)")
+    p.add_argument("--reason", required=True, help="why (recorded)")
+    p.add_argument("--by", help="who rolls back (default: the current user)")
+    _home(p)
+    p.set_defaults(func=rollback)
 
     p = sub.add_parser("expectations", help="Great Expectations suites of the data contract")
     ex = p.add_subparsers(dest="action", required=True)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from croniter import croniter
 
-SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor")
+SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor", "promotion_sensor")
 # Runs' own logs stay in the instance (the UI shows them); the console gets the timeline only.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

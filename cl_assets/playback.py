@@ -59,6 +59,7 @@ def play(
     echo=print,
     cron: str | None = None,
     policy: dict | None = None,
+    promotion: dict | None = None,
 ) -> dict:
     """Land each batch's features, then (one tick later) its labels; return the report."""
     from cl_assets.defs import build_defs
@@ -69,6 +70,8 @@ def play(
     spec.save(paths.dataset_spec)
     if policy is not None:  # RetrainPolicy fields; build_defs reads them from the state folder
         paths.retrain_policy.write_text(json.dumps(policy) + "\n")
+    if promotion is not None:  # PromotionPolicy fields, likewise
+        paths.promotion_policy.write_text(json.dumps(promotion) + "\n")
     driver = Driver(build_defs(paths, cron=cron), instance_for(paths), log=echo)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     rows: list[dict] = []

@@ -71,6 +71,11 @@ class StatePaths:
         return self.home / "retrain_policy.json"
 
     @property
+    def promotion_policy(self) -> Path:
+        """The PromotionPolicy a replay ran under (`cl replay --promotion`), for `dagster dev` too."""
+        return self.home / "promotion_policy.json"
+
+    @property
     def suites(self) -> Path:
         """Suites written for a user's dataset; the built-in scenario uses `expectations/`."""
         return self.home / "expectations"

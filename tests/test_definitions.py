@@ -123,6 +123,7 @@ def test_sensors_and_schedule_are_on_by_default(repo):
         "landing_sensor": dg.DefaultSensorStatus.RUNNING,
         "retrain_sensor": dg.DefaultSensorStatus.RUNNING,
         "automation_sensor": dg.DefaultSensorStatus.RUNNING,
+        "promotion_sensor": dg.DefaultSensorStatus.RUNNING,
     }
     (schedule,) = repo.schedule_defs
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

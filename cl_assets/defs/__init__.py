@@ -11,6 +11,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     """Every asset, check, job, sensor, schedule and resource, bound to one state folder."""
     from cl_assets.defs import jobs
     from cl_assets.defs.deployment import assets as deployment
+    from cl_assets.defs.deployment.promotion import champion_model
+    from cl_assets.defs.deployment.sensors import promotion_sensor
     from cl_assets.defs.evaluation import assets as evaluation
     from cl_assets.defs.evaluation import checks as gate
     from cl_assets.defs.features.assets import sql_model_assets, suites_for
@@ -24,6 +26,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
         ModelRegistry,
         MonitoringPolicy,
         PromotionGate,
+        PromotionPolicy,
         RetrainPolicy,
         Warehouse,
     )
@@ -38,6 +41,11 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
         if paths.retrain_policy.is_file()
         else RetrainPolicy()
     )
+    promotion_policy = (
+        PromotionPolicy(**json.loads(paths.promotion_policy.read_text()))
+        if paths.promotion_policy.is_file()
+        else PromotionPolicy()
+    )
     model_registry = ModelRegistry(
         tracking_uri=paths.mlflow_tracking_uri, artifact_location=str(paths.mlflow_artifacts)
     )
@@ -50,7 +58,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             training.training_set,
             training.candidate_model,
             evaluation.evaluation_report_asset(dataset.suite(evaluation.MODEL_SUITE)),
-            deployment.champion_model,
+            champion_model,
             deployment.reference_profile,
             deployment.predictions,
             monitoring.drift_metrics,
@@ -58,8 +66,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             monitoring.batch_performance,
         ],
         asset_checks=[gate.promotion_gate, monitors.drift_check, monitors.performance_check],
-        jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job],
-        sensors=[landing_sensor, retrain_sensor, automation_sensor],
+        jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job, jobs.promotion_job],
+        sensors=[landing_sensor, retrain_sensor, automation_sensor, promotion_sensor],
         schedules=[periodic_retrain_schedule(cron or retrain_cron(), running=retrain_policy.mode == "auto")],
         resources={
             "warehouse": Warehouse(path=str(paths.warehouse)),
@@ -68,6 +76,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             "model_registry": model_registry,
             "monitoring_policy": MonitoringPolicy(),
             "promotion_gate": PromotionGate(),
+            "promotion_policy": promotion_policy,
             "retrain_policy": retrain_policy,
             "mlflow": tracking_resource(model_registry),
         },

@@ -26,6 +26,15 @@ retrain_job = dg.define_asset_job(
     description="Record why, compose a training set, train a candidate, judge it, and promote it only through the gate.",
 )
 
+promotion_job = dg.define_asset_job(
+    "promotion_job",
+    selection=dg.AssetSelection.assets("champion_model", "reference_profile"),
+    description=(
+        "A decision about the champion outside a retrain: a canary's verdict (promotion_sensor), a "
+        "person's approval (`cl approve`) or rollback (`cl rollback`); set champion_model's `action`."
+    ),
+)
+
 
 def retrain_request(run_key: str, kind: str, reason: str, **trigger) -> dg.RunRequest:
     """A request for retrain_job: the run key also names the trigger (`cl/trigger_id`), and the

@@ -1,6 +1,7 @@
 """Typed resources: where the data lives and the policies the loop runs under."""
 
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 import dagster as dg
@@ -101,6 +102,9 @@ class ModelRegistry(dg.ConfigurableResource):
 
     def set_alias(self, alias: str, version: int) -> None:
         registry.set_alias(self.tracking_uri, self.registered_model, alias, version)
+
+    def delete_alias(self, alias: str, version: int) -> None:
+        registry.delete_alias(self.tracking_uri, self.registered_model, alias, version)
 
 
 class FeatureDrift(dg.Config):
@@ -227,6 +231,53 @@ class RetrainPolicy(dg.ConfigurableResource):
             budget=self.budget,
             budget_window_batches=self.budget_window_batches,
         )
+
+
+class PromotionMode(StrEnum):
+    AUTO = "auto"
+    CANARY = "canary"
+    MANUAL = "manual"
+
+
+class PromotionPolicy(dg.ConfigurableResource):
+    """What happens to a candidate that passed the gate.
+
+    `auto` promotes it at once. `canary` makes it the challenger: it scores `canary_share` of
+    each new batch beside the champion, and once `canary_batches` of those batches have labels
+    it is promoted, or rolled back, by their realized metrics (the promotion_sensor acts on the
+    verdict). `manual` holds it for a person: `cl approve VERSION --reason ...`, or launch
+    promotion_job from the UI with champion_model's `action: APPROVE`, `version` and `reason`.
+    """
+
+    mode: PromotionMode = Field(default=PromotionMode.AUTO, description="auto | canary | manual.")
+    canary_share: float = Field(default=0.2, description="canary: share of each batch's rows the challenger scores.")
+    canary_batches: int = Field(default=2, description="canary: labeled batches before the verdict.")
+    canary_min_rows: int = Field(default=100, description="canary: labeled canary rows needed for a verdict.")
+    canary_max_accuracy_drop: float = Field(
+        default=0.01, description="canary: the challenger's realized accuracy may be this far below the champion's."
+    )
+    canary_max_log_loss_increase: float = Field(
+        default=0.01, description="canary: the challenger's realized log loss may be this far above the champion's."
+    )
+
+    @classmethod
+    def parse(cls, text: str) -> "PromotionPolicy":
+        """`auto`, `manual`, or `canary[:SHARE[:BATCHES]]`, as `cl replay --promotion` takes it."""
+        name, *args = text.strip().split(":")
+        try:
+            mode = PromotionMode(name)
+            if mode != PromotionMode.CANARY and args or len(args) > 2:
+                raise ValueError
+            share = float(args[0]) if args else 0.2
+            count = int(args[1]) if len(args) > 1 else 2
+        except ValueError:
+            raise ValueError(
+                f"unknown promotion mode '{text}': use auto, manual or canary[:SHARE[:BATCHES]] "
+                "(0 < SHARE < 1, BATCHES > 0)"
+            ) from None
+        if not 0 < share < 1 or count < 1:
+            raise ValueError(f"canary share must lie in (0, 1) and batches be positive: '{text}'")
+        return cls(mode=mode, canary_share=share, canary_batches=count)
 
 
 class PromotionGate(dg.ConfigurableResource):

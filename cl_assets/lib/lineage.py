@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cl_assets.lib.warehouse import fetch_one, query
+from cl_assets.lib.warehouse import fetch_one, fetch_records, query
 
 
 class UnknownVersion(LookupError):
@@ -21,6 +21,12 @@ def why(con, version: int) -> dict:
     if candidate is None:
         raise UnknownVersion(f"no model version {version} in this state folder")
     judged = fetch_one(con, query("why_judgement"), {"version": version})
+    decisions = fetch_records(
+        con,
+        "select decided_at, action, mode, champion_version, reason, actor, dagster_run_id from promotions "
+        "where model_version = ? order by decided_at",
+        [version],
+    )
     return {
         "model_version": version,
         "registered_model": candidate["registered_model"],
@@ -57,6 +63,18 @@ def why(con, version: int) -> dict:
             "reasons": _json(judged["reasons"]) or [],
             "at": str(judged["decided_at"]),
         },
+        "decisions": [
+            {
+                "at": str(d["decided_at"]),
+                "action": d["action"],
+                "mode": d["mode"],
+                "champion_before": d["champion_version"],
+                "reason": d["reason"],
+                "by": d["actor"],
+                "dagster_run_id": d["dagster_run_id"],
+            }
+            for d in decisions
+        ],
         "promotion": None
         if judged is None or judged["promoted_at"] is None
         else {
@@ -90,6 +108,9 @@ def render(chain: dict) -> str:
         against = f"champion v{g['against_champion']}" if g["against_champion"] else "no champion"
         verdict = "PASSED" if g["passed"] else "FAILED"
         lines.append(f"  gate      {g['report_id']} against {against}: {verdict}: {'; '.join(g['reasons'])[:300]}")
+    for d in chain["decisions"]:
+        by = f" by {d['by']}" if d["by"] else ""
+        lines.append(f"  decision  {d['action']} at {d['at']}{by} ({d['mode']} mode): {d['reason']}"[:300])
     if p is None:
         lines.append("  outcome   never champion")
     else:

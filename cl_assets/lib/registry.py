@@ -62,6 +62,17 @@ def set_alias(tracking_uri: str, registered_model: str, alias: str, version: int
     MlflowClient(tracking_uri).set_registered_model_alias(registered_model, alias, str(version))
 
 
+def delete_alias(tracking_uri: str, registered_model: str, alias: str, version: int) -> None:
+    """Remove `alias` if it marks `version` (a newer challenger keeps its alias)."""
+    client = MlflowClient(tracking_uri)
+    try:
+        marked = client.get_model_version_by_alias(registered_model, alias)
+    except mlflow.exceptions.MlflowException:
+        return
+    if int(marked.version) == version:
+        client.delete_registered_model_alias(registered_model, alias)
+
+
 @lru_cache(maxsize=4)
 def load(tracking_uri: str, registered_model: str, version: int):
     """A registered model version. Versions never change, so each is read from the artifact

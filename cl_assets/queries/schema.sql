@@ -257,3 +257,61 @@ alter table drift_metrics add column if not exists unseen_share double;
 alter table drift_metrics add column if not exists effect double;
 alter table drift_metrics add column if not exists threshold double;
 alter table drift_metrics add column if not exists alpha_corrected double;
+
+-- Every promotion decision, automatic or a person's: promoted, awaiting_approval, approved,
+-- canary_started, canary_promoted, canary_rolled_back, rolled_back. champion_history keeps
+-- only the changes of champion; this keeps why, by whom and on what evidence.
+create table if not exists promotions (
+    promotion_id varchar,
+    decided_at timestamp,
+    action varchar,
+    mode varchar,
+    model_version integer,
+    champion_version integer,
+    reason varchar,
+    actor varchar,
+    evidence json,
+    report_id varchar,
+    trigger_id varchar,
+    dagster_run_id varchar
+);
+
+-- The challenger's scores on the canary share of each batch, beside the champion's.
+create table if not exists canary_scores (
+    canary_id varchar,
+    batch_id varchar,
+    entity_id varchar,
+    slice varchar,
+    champion_version integer,
+    challenger_version integer,
+    champion_score double,
+    challenger_score double,
+    scored_at timestamp
+);
+
+-- Realized metrics of both models on a canary's labeled rows, one row per batch and model.
+create table if not exists canary_results (
+    canary_id varchar,
+    batch_id varchar,
+    model_role varchar,
+    model_version integer,
+    rows bigint,
+    accuracy double,
+    roc_auc double,
+    log_loss double,
+    computed_at timestamp
+);
+
+-- One audit trail, oldest first: why each retrain ran, every promotion decision and
+-- rollback, and every accepted drift (a person's re-baseline of the reference).
+create or replace view audit_trail as
+select triggered_at as happened_at, 'trigger' as event, kind as action, model_version, reason,
+       null::varchar as actor, trigger_id, evidence, dagster_run_id
+from retrain_triggers
+union all
+select decided_at, 'promotion', action, model_version, reason, actor, trigger_id, evidence, dagster_run_id
+from promotions
+union all
+select created_at, 'reference', source, model_version, reason, accepted_by, null, to_json(batches), dagster_run_id
+from reference_baselines
+where source = 'accepted_drift';

@@ -7,5 +7,5 @@ select
 from gate_decisions as g
 left join champion_history as h on h.model_version = g.candidate_version
 where g.candidate_version = $version
-order by g.decided_at desc
+order by g.decided_at desc, h.promoted_at
 limit 1

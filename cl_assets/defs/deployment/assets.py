@@ -1,5 +1,6 @@
-"""The champion: promoted through the gate, profiled for drift, scoring every new batch."""
+"""The champion's reference profile for drift, and its scores (with a canary's) on every new batch."""
 
+import json
 from datetime import datetime
 
 import dagster as dg
@@ -7,66 +8,11 @@ import pandas as pd
 from pydantic import Field
 
 from cl_assets.defs.deployment.champion import current
-from cl_assets.defs.evaluation.checks import latest_decision
+from cl_assets.defs.deployment.promotion import champion_model
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
-from cl_assets.lib import drift, modeling, reference, registry
-from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, replace_rows
-
-
-@dg.asset(deps=["evaluation_report"], group_name="deployment", kinds={"mlflow", "duckdb"}, pool="duckdb")
-def champion_model(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, model_registry: ModelRegistry
-) -> dg.MaterializeResult:
-    """The model version serving predictions: the candidate of a passing gate, marked with MLflow's 'champion' alias."""
-    with warehouse.connect(read_only=True) as con:
-        decision = latest_decision(con)
-        previous = current(con)
-        candidate = fetch_one(
-            con, "select * from candidate_models where model_version = ?", [decision["candidate_version"]]
-        )
-        holdout = fetch_one(
-            con,
-            "select accuracy, roc_auc from evaluation_reports where report_id = ? and model_role = 'candidate' and slice = ?",
-            [decision["report_id"], modeling.OVERALL],
-        )
-    if not decision["passed"]:
-        raise dg.Failure(
-            f"model version {decision['candidate_version']} did not pass the promotion gate ({decision['report_id']})"
-        )
-    version = int(decision["candidate_version"])
-    model_registry.set_alias(registry.CHAMPION, version)
-    reason = "first model" if previous is None else f"passed the gate against version {int(previous['model_version'])}"
-    with warehouse.connect() as con:
-        append_row(
-            con,
-            "champion_history",
-            {
-                "model_version": version,
-                "promoted_at": datetime.now(),
-                "previous_version": None if previous is None else int(previous["model_version"]),
-                "reason": reason,
-                "report_id": decision["report_id"],
-                "trigger_id": candidate["trigger_id"],
-                "training_set_version": int(candidate["training_set_version"]),
-                "holdout_accuracy": float(holdout["accuracy"]),
-                "holdout_roc_auc": float(holdout["roc_auc"]),
-                "dagster_run_id": context.run.run_id,
-            },
-        )
-        con.execute("update retrain_triggers set promoted = true where trigger_id = ?", [candidate["trigger_id"]])
-    return dg.MaterializeResult(
-        metadata={
-            "model_version": version,
-            "model_uri": f"models:/{model_registry.registered_model}@{registry.CHAMPION}",
-            "previous_version": 0 if previous is None else int(previous["model_version"]),
-            "reason": reason,
-            "report_id": decision["report_id"],
-            "trigger_id": candidate["trigger_id"],
-            "holdout_roc_auc": float(holdout["roc_auc"]),
-            "holdout_accuracy": float(holdout["accuracy"]),
-        }
-    )
+from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionPolicy, Warehouse
+from cl_assets.lib import drift, modeling, promotion, reference
+from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows
 
 
 class ReferenceConfig(dg.Config):
@@ -166,9 +112,15 @@ def reference_profile(
     output_required=False,
 )
 def predictions(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, model_registry: ModelRegistry
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    dataset: Dataset,
+    model_registry: ModelRegistry,
+    promotion_policy: PromotionPolicy,
 ):
-    """The champion's scores for each row of a batch, made when the batch lands, before its labels exist."""
+    """The champion's scores for each row of a batch, made when the batch lands, before its labels
+    exist. While a canary runs, the challenger also scores its share of the rows (a stable hash of
+    the entity id), kept beside the champion's scores in `canary_scores`."""
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
@@ -179,8 +131,10 @@ def predictions(
             )
             return
         features = fetch_df(con, "select * from batch_features where batch_id = ?", [batch_id])
+        canary = fetch_one(con, query("active_canary"))
     version = int(champion["model_version"])
     score = modeling.scores(model_registry.load(version), features, spec)
+    now = datetime.now()
     frame = pd.DataFrame(
         {
             "batch_id": batch_id,
@@ -189,16 +143,42 @@ def predictions(
             "score": score,
             "predicted": (score >= 0.5).astype(int),
             "model_version": version,
-            "scored_at": datetime.now(),
+            "scored_at": now,
         }
     )
+    shadow = None
+    if canary is not None:
+        share = json.loads(canary["evidence"])["share"]
+        chosen = promotion.members(features["entity_id"], share, canary["promotion_id"])
+        part = features[chosen]
+        challenger = int(canary["model_version"])
+        shadow = pd.DataFrame(
+            {
+                "canary_id": canary["promotion_id"],
+                "batch_id": batch_id,
+                "entity_id": part["entity_id"],
+                "slice": part["slice"],
+                "champion_version": version,
+                "challenger_version": challenger,
+                "champion_score": score[chosen],
+                "challenger_score": modeling.scores(model_registry.load(challenger), part, spec),
+                "scored_at": now,
+            }
+        )
     with warehouse.connect() as con:
         replace_rows(con, "predictions", frame, "batch_id", batch_id)
+        if shadow is not None:
+            replace_rows(con, "canary_scores", shadow, "batch_id", batch_id)
     yield dg.MaterializeResult(
         metadata={
             "batch_id": batch_id,
             "model_version": version,
             "dagster/row_count": len(frame),
             "mean_score": float(score.mean()) if len(score) else 0.0,
+            **(
+                {"canary_id": canary["promotion_id"], "canary_version": challenger, "canary_rows": len(shadow)}
+                if shadow is not None
+                else {}
+            ),
         }
     )

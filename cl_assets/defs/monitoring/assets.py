@@ -1,17 +1,21 @@
 """Drift of each batch against the champion's reference, and the champion's realized performance."""
 
 import base64
+import json
 from datetime import datetime
 
 import dagster as dg
 import pandas as pd
 
 from cl_assets.defs.deployment.assets import predictions, reference_profile
+from cl_assets.defs.deployment.promotion import canary_state
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import Dataset, MonitoringPolicy, Warehouse
+from cl_assets.defs.resources import Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
 from cl_assets.lib import concept, drift, markdown, modeling, reference
 from cl_assets.lib import drift_report as drift_report_lib
-from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows
+from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows
+
+RESULT = ("rows", "accuracy", "roc_auc", "log_loss")
 
 
 @dg.asset(
@@ -125,12 +129,18 @@ def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     automation_condition=dg.AutomationCondition.eager(),
 )
 def batch_performance(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, monitoring_policy: MonitoringPolicy
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    monitoring_policy: MonitoringPolicy,
+    promotion_policy: PromotionPolicy,
 ) -> dg.MaterializeResult:
     """The champion's realized accuracy, ROC AUC and log loss on a batch once its labels arrive
     (prequential: scored before the labels existed), overall and per slice; with concept drift
     (the reference accuracy and ROC AUC of that model and the lower edge of their uncertainty
-    band) and target drift (the label rate against the reference's, two-proportion p-value)."""
+    band) and target drift (the label rate against the reference's, two-proportion p-value).
+    While a canary runs, the same figures for champion and challenger on the canary rows
+    (`canary_results`), and the canary's verdict once enough labeled batches are in
+    (`canary_verdict`: waiting, promote or roll_back; the promotion_sensor acts on it)."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
         scored = fetch_df(
@@ -150,8 +160,10 @@ def batch_performance(
     frame = frame.assign(batch_id=batch_id, model_version=version, computed_at=datetime.now())
     with warehouse.connect() as con:
         replace_rows(con, "batch_performance", frame, "batch_id", batch_id)
+        canary = _canary(con, batch_id, promotion_policy)
     return dg.MaterializeResult(
         metadata={
+            **canary,
             "batch_id": batch_id,
             "model_version": version,
             **{k: v for k, v in band.items() if v is not None},
@@ -164,3 +176,41 @@ def batch_performance(
             ),
         }
     )
+
+
+def _canary(con, batch_id: str, policy: PromotionPolicy) -> dict:
+    """While a canary runs and scored this batch: both models' realized figures on its canary
+    rows (stored), and the canary's verdict over all its labeled rows so far (metadata)."""
+    canary = fetch_one(con, query("active_canary"))
+    if canary is None:
+        return {}
+    rows = fetch_df(con, query("canary_rows"), {"canary_id": canary["promotion_id"]})
+    mine = rows[rows["batch_id"] == batch_id]
+    if mine.empty:
+        return {}
+    results = pd.DataFrame(
+        [
+            {
+                "canary_id": canary["promotion_id"],
+                "batch_id": batch_id,
+                "model_role": role,
+                "model_version": version,
+                **{k: v for k, v in modeling.metrics(mine["label"], mine[f"{role}_score"]).items() if k in RESULT},
+                "computed_at": datetime.now(),
+            }
+            for role, version in (
+                ("champion", json.loads(canary["evidence"])["champion_version"]),
+                ("challenger", int(canary["model_version"])),
+            )
+        ]
+    )
+    con.execute("delete from canary_results where canary_id = ? and batch_id = ?", [canary["promotion_id"], batch_id])
+    append_rows(con, "canary_results", results)
+    verdict, reasons, evidence = canary_state(con, canary, policy)
+    return {
+        "canary_id": canary["promotion_id"],
+        "canary_version": int(canary["model_version"]),
+        "canary_verdict": verdict,
+        "canary_reason": "; ".join(reasons),
+        "canary_evidence": dg.MetadataValue.json(evidence),
+    }

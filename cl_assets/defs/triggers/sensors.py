@@ -22,6 +22,7 @@ WATCHED_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("drift_metrics"), "drift_check"),
     dg.AssetCheckKey(dg.AssetKey("batch_performance"), "performance_check"),
 )
+GATE = dg.AssetCheckKey(dg.AssetKey("evaluation_report"), "promotion_gate")
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -175,7 +176,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         ]
         fired = []
     request, volume_note = None, None
-    if not instance.get_latest_materialization_event(dg.AssetKey("champion_model")) and not in_flight:
+    if _no_champion_yet(instance) and not in_flight:
         request = _bootstrap(instance)
     elif fired:
         checks = sorted({v.evaluation.check for v in fired})
@@ -215,7 +216,7 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
     request = None
     if in_flight:
         reason = "a retrain is already running"
-    elif not instance.get_latest_materialization_event(dg.AssetKey("champion_model")):
+    elif _no_champion_yet(instance):
         request = _bootstrap(instance)
         reason = "no labels yet for the first model"
     else:
@@ -236,6 +237,15 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
     if request is None:
         return dg.SensorResult(skip_reason=reason, cursor=json.dumps(cursor))
     return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
+
+
+def _no_champion_yet(instance: dg.DagsterInstance) -> bool:
+    """No champion, and no candidate that passed the gate either (one awaiting approval, under
+    PromotionPolicy mode 'manual', is not retrained again and again)."""
+    if instance.get_latest_materialization_event(dg.AssetKey("champion_model")):
+        return False
+    gate = instance.event_log_storage.get_asset_check_execution_history(GATE, limit=1)
+    return not gate or gate[0].event is None or not gate[0].event.asset_check_evaluation.passed
 
 
 def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:

@@ -1,0 +1,201 @@
+"""Safe promotion in the loop: a person's approval (manual mode), rollback, and canaries."""
+
+import json
+
+import dagster as dg
+import pytest
+from mlflow import MlflowClient
+
+from cl_assets import cli, playback
+from cl_assets.defs import build_defs
+from cl_assets.lib import modeling, promotion, registry, scenario, warehouse
+from cl_assets.settings import StatePaths
+
+
+def sql(paths: StatePaths, text: str, params: list | None = None) -> list[dict]:
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        return warehouse.fetch_records(con, text, params)
+
+
+def champion_alias(paths: StatePaths) -> int:
+    client = MlflowClient(paths.mlflow_tracking_uri)
+    return int(client.get_model_version_by_alias("cl_model", registry.CHAMPION).version)
+
+
+def actions(paths: StatePaths) -> list[tuple[str, int]]:
+    return [(r["action"], r["model_version"]) for r in sql(paths, "select * from promotions order by decided_at")]
+
+
+@pytest.fixture(scope="module")
+def manual(tmp_path_factory) -> StatePaths:
+    paths = StatePaths.resolve(tmp_path_factory.mktemp("manual"))
+    playback.play(
+        paths,
+        scenario.spec(),
+        playback.scenario_batches(4, 600, seed=3),
+        echo=lambda _line: None,
+        promotion={"mode": "manual"},
+    )
+    return paths
+
+
+def test_under_manual_mode_a_passing_first_model_waits_and_nothing_is_scored(manual):
+    assert sql(manual, "select * from champion_history") == []
+    assert sql(manual, "select * from predictions") == []
+    (gate,) = sql(manual, "select * from gate_decisions")
+    assert gate["passed"]
+    assert actions(manual) == [("awaiting_approval", gate["candidate_version"])]
+    instance = playback.instance_for(manual)
+    held = instance.fetch_observations(dg.AssetKey("champion_model"), limit=5).records
+    assert [r.asset_observation.metadata["decision"].value for r in held] == ["awaiting_approval"]
+    assert instance.get_latest_materialization_event(dg.AssetKey("champion_model")) is None
+    # the waiting candidate is not trained again on every label delivery
+    assert len(instance.get_runs(filters=dg.RunsFilter(job_name="retrain_job"))) == 1
+
+
+def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
+    home = ["--home", str(manual.home)]
+    (first,) = sql(manual, "select candidate_version from gate_decisions")
+    v1 = first["candidate_version"]
+
+    with pytest.raises(SystemExit, match=rf"^not approved: model version {v1 + 5} has not passed the promotion gate"):
+        cli.main(["approve", str(v1 + 5), "--reason", "typo", *home])
+    with pytest.raises(SystemExit, match="there is no champion yet"):
+        cli.main(["rollback", "--reason", "nothing to restore", *home])
+
+    cli.main(["approve", str(v1), "--reason", "reviewed the report", "--by", "ann", *home])
+    assert f"version {v1} is the champion" in capsys.readouterr().out
+    assert champion_alias(manual) == v1
+    (row,) = sql(manual, "select * from champion_history")
+    assert row["model_version"] == v1 and row["reason"] == "approved: reviewed the report"
+    assert sql(manual, "select count(*) as n from reference_baselines")[0]["n"] == 1
+
+    # a person retrains from the UI: the new candidate waits too
+    result = (
+        build_defs(manual)
+        .resolve_job_def("retrain_job")
+        .execute_in_process(instance=playback.instance_for(manual), tags={"user": "ann"}, raise_on_error=False)
+    )
+    assert result.success
+    v2 = sql(manual, "select max(model_version) as v from candidate_models")[0]["v"]
+    gate = sql(manual, "select * from gate_decisions where candidate_version = ?", [v2])[0]
+    if not gate["passed"]:
+        pytest.fail(f"the retrained candidate failed the gate: {gate['reasons']}")
+    assert actions(manual)[-1] == ("awaiting_approval", v2)
+    assert champion_alias(manual) == v1
+
+    cli.main(["approve", str(v2), "--reason", "fresher data", "--by", "bob", *home])
+    assert champion_alias(manual) == v2
+    with pytest.raises(SystemExit, match="already the champion"):
+        cli.main(["approve", str(v2), "--reason", "again", *home])
+
+    cli.main(["rollback", "--reason", "complaints from the field", "--by", "cy", *home])
+    assert f"version {v1} is the champion (was {v2})" in capsys.readouterr().out.splitlines()[-1]
+    assert champion_alias(manual) == v1
+    assert actions(manual) == [
+        ("awaiting_approval", v1),
+        ("approved", v1),
+        ("awaiting_approval", v2),
+        ("approved", v2),
+        ("rolled_back", v1),
+    ]
+    latest = sql(manual, "select * from champion_history order by promoted_at desc limit 1")[0]
+    assert latest["model_version"] == v1 and latest["previous_version"] == v2
+    # the restored champion is judged against its own reference again
+    baseline = sql(manual, "select * from reference_baselines order by profile_id desc limit 1")[0]
+    assert baseline["model_version"] == v1
+
+    trail = sql(manual, "select * from audit_trail where event = 'promotion' order by happened_at")
+    assert [(t["action"], t["actor"]) for t in trail if t["actor"]] == [
+        ("approved", "ann"),
+        ("approved", "bob"),
+        ("rolled_back", "cy"),
+    ]
+
+    cli.main(["why", str(v1), "--json", *home])
+    chain = json.loads(capsys.readouterr().out)
+    assert [d["action"] for d in chain["decisions"]] == ["awaiting_approval", "approved", "rolled_back"]
+    assert chain["decisions"][-1]["by"] == "cy"
+
+
+def newest_canary(paths: StatePaths) -> dict:
+    """The last canary started (a newer passing candidate replaces a running canary)."""
+    return sql(paths, "select * from promotions where action = 'canary_started' order by decided_at desc")[0]
+
+
+@pytest.fixture(scope="module")
+def canary(tmp_path_factory) -> StatePaths:
+    paths = StatePaths.resolve(tmp_path_factory.mktemp("canary"))
+    story = scenario.Story(covariate_shift=3, new_category=99, label_prior=99, concept_drift=99)
+    playback.play(
+        paths,
+        scenario.spec(),
+        playback.scenario_batches(9, 800, seed=5, story=story),
+        echo=lambda _line: None,
+        promotion={"mode": "canary", "canary_share": 0.3, "canary_batches": 2, "canary_min_rows": 100},
+    )
+    return paths
+
+
+def test_a_canary_scores_its_share_beside_the_champion(canary):
+    started = newest_canary(canary)
+    rows = sql(
+        canary,
+        "select s.*, p.score from canary_scores s join predictions p using (batch_id, entity_id) where s.canary_id = ?",
+        [started["promotion_id"]],
+    )
+    assert rows, "the canary scored nothing"
+    batches = {r["batch_id"] for r in rows}
+    total = sql(
+        canary,
+        "select count(*) as n from predictions where batch_id in (select unnest(?::varchar[]))",
+        [sorted(batches)],
+    )[0]["n"]
+    assert 0.2 < len(rows) / total < 0.4  # canary_share 0.3
+    assert all(r["champion_score"] == pytest.approx(r["score"]) for r in rows)
+    assert all(r["challenger_version"] == started["model_version"] for r in rows)
+
+
+def test_a_canary_verdict_is_acted_on_by_the_sensor_with_its_evidence(canary):
+    started = newest_canary(canary)
+    concluded = sql(
+        canary,
+        "select * from promotions where action in ('canary_promoted', 'canary_rolled_back') and model_version = ?",
+        [started["model_version"]],
+    )
+    assert len(concluded) == 1, actions(canary)
+    decision = concluded[0]
+    evidence = json.loads(decision["evidence"])
+    assert evidence["canary_id"] == started["promotion_id"]
+
+    # the verdict follows from the stored rows, recomputed here
+    labeled = sql(
+        canary,
+        "select s.*, l.label from canary_scores s join labels l using (batch_id, entity_id) "
+        "where s.canary_id = ? and s.batch_id in (select unnest(?::varchar[]))",
+        [started["promotion_id"], evidence["labeled_batches"]],
+    )
+    labels = [r["label"] for r in labeled]
+    champ = modeling.metrics(labels, [r["champion_score"] for r in labeled])
+    chall = modeling.metrics(labels, [r["challenger_score"] for r in labeled])
+    assert evidence["challenger"]["accuracy"] == pytest.approx(chall["accuracy"])
+    assert evidence["champion"]["log_loss"] == pytest.approx(champ["log_loss"])
+    expected, _ = promotion.verdict(champ, chall, len(evidence["labeled_batches"]), promotion.CanaryRules())
+    assert decision["action"] == {"promote": "canary_promoted", "roll_back": "canary_rolled_back"}[expected]
+
+    instance = playback.instance_for(canary)
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="promotion_job"))
+    assert len(runs) == 1
+    assert runs[0].tags["dagster/sensor_name"] == "promotion_sensor"
+    assert runs[0].tags["cl/canary_id"] == started["promotion_id"]
+    assert decision["dagster_run_id"] == runs[0].run_id
+
+    client = MlflowClient(canary.mlflow_tracking_uri)
+    if expected == promotion.PROMOTE:
+        assert champion_alias(canary) == started["model_version"]
+        history = sql(canary, "select * from champion_history order by promoted_at desc limit 1")[0]
+        assert history["reason"].startswith("canary_promoted:")
+    else:
+        assert champion_alias(canary) == started["champion_version"]
+    aliases = client.get_registered_model("cl_model").aliases
+    assert aliases.get(registry.CHALLENGER) != str(started["model_version"])
