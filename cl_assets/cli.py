@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +40,38 @@ def _print_summary(summary: dict, report: str | None) -> None:
     )
     if report:
         print(f"report: {report}")
+
+
+class _Progress(logging.Handler):
+    """Tuning progress (`trial n of N ..., best so far ...`) on stderr while a candidate trains:
+    one line rewritten in place on a terminal, a line per trial otherwise."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.tty = sys.stderr.isatty()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"  tuning: {record.getMessage()}"
+        sys.stderr.write(f"\r\033[K{text}" if self.tty else f"{text}\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+        super().close()
+
+
+@contextmanager
+def _progress():
+    logger = logging.getLogger("cl_assets.progress")
+    handler = _Progress()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def _dataset_args(parser: argparse.ArgumentParser) -> None:
@@ -79,9 +113,10 @@ def demo(args: argparse.Namespace) -> None:
     paths = StatePaths.resolve(args.home)
     _reset(paths, args.reset)
     print(f"state folder: {paths.home}\n")
-    result = playback.play(
-        paths, scenario.spec(), playback.scenario_batches(args.batches, args.rows, args.seed), report=args.report
-    )
+    with _progress():
+        result = playback.play(
+            paths, scenario.spec(), playback.scenario_batches(args.batches, args.rows, args.seed), report=args.report
+        )
     _print_summary(result["summary"], args.report)
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
 
@@ -137,14 +172,15 @@ def replay(args: argparse.Namespace) -> None:
         f"policy {policy.label}; promotion {promotion.mode.value}"
     )
     print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
-    result = playback.play(
-        paths,
-        spec,
-        batches,
-        report=args.report,
-        policy=policy.model_dump(),
-        promotion=promotion.model_dump(mode="json"),
-    )
+    with _progress():
+        result = playback.play(
+            paths,
+            spec,
+            batches,
+            report=args.report,
+            policy=policy.model_dump(),
+            promotion=promotion.model_dump(mode="json"),
+        )
     _print_summary(result["summary"], args.report)
 
 

@@ -58,7 +58,11 @@ def retrains(con, run_ids: list[str]) -> list[dict]:
         return []
     marks = ", ".join("?" for _ in run_ids)
     found = fetch_df(
-        con, f"select * from retrain_triggers where dagster_run_id in ({marks}) order by triggered_at", run_ids
+        con,
+        "select t.*, (select p.action from promotions p where p.model_version = t.model_version "
+        "order by p.decided_at desc limit 1) as decision "
+        f"from retrain_triggers t where t.dagster_run_id in ({marks}) order by t.triggered_at",
+        run_ids,
     )
     return found.to_dict("records")
 
@@ -89,7 +93,15 @@ def line(status: dict, retrain: list[dict], champion: int | None, rejected: str 
     perf = "acc —     auc —    " if m is None else f"acc {m['accuracy']:.3f} auc {m['roc_auc'] or float('nan'):.3f}"
     if retrain:
         r = retrain[-1]
-        outcome = "promoted" if r.get("promoted") else "rejected by gate" if r.get("model_version") else "failed"
+        waiting = {"awaiting_approval": "awaits approval", "canary_started": "in canary"}
+        outcome = (
+            "promoted"
+            if r.get("promoted")
+            else waiting.get(
+                r.get("decision"), "canary rolled back" if r.get("decision") == "canary_rolled_back" else ""
+            )
+            or ("rejected by gate" if r.get("model_version") else "failed")
+        )
         version = (
             f"v{int(r['model_version'])}"
             if r.get("model_version") == r.get("model_version") and r.get("model_version")

@@ -1,5 +1,7 @@
 """`cl replay` on a real dataset: NOAA daily weather, whose drift starts around day 12000."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -19,22 +21,25 @@ DRIFT_DAY = 12000
 def replay(tmp_path_factory) -> tuple[dict, StatePaths]:
     home = tmp_path_factory.mktemp("noaa")
     report = home / "report.json"
-    cli.main(
-        [
-            "replay",
-            str(NOAA),
-            "--target",
-            "rain",
-            "--time",
-            "day",
-            "--batch-rows",
-            str(BATCH_ROWS),
-            "--home",
-            str(home),
-            "--report",
-            str(report),
-        ]
-    )
+    progress = io.StringIO()
+    with contextlib.redirect_stderr(progress):
+        cli.main(
+            [
+                "replay",
+                str(NOAA),
+                "--target",
+                "rain",
+                "--time",
+                "day",
+                "--batch-rows",
+                str(BATCH_ROWS),
+                "--home",
+                str(home),
+                "--report",
+                str(report),
+            ]
+        )
+    (home / "progress.txt").write_text(progress.getvalue())
     return json.loads(report.read_text()), StatePaths.resolve(home)
 
 
@@ -77,3 +82,13 @@ def test_every_batch_after_the_first_is_scored_prequentially(replay):
     assert len(scored) >= len(report["batches"]) - 2
     assert all(0.0 <= b["metrics"]["roc_auc"] <= 1.0 for b in scored)
     assert report["summary"]["batches"] == 10 and report["summary"]["retrains"] >= 2
+
+
+def test_tuning_progress_is_shown_while_candidates_train(replay):
+    _, paths = replay
+    lines = (paths.home / "progress.txt").read_text().splitlines()
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        trials = con.execute("select count(*), max(trial) from tuning_trials").fetchall()[0]
+    assert len(lines) == trials[0] > 0
+    assert lines[0].startswith(f"  tuning: trial 1 of {trials[1]}")
+    assert all("best so far" in line for line in lines)

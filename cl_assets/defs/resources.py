@@ -281,21 +281,37 @@ class PromotionPolicy(dg.ConfigurableResource):
 
 
 class PromotionGate(dg.ConfigurableResource):
-    """Rules a candidate must pass, on the same holdout rows as the champion, to be promoted."""
+    """Rules a candidate must pass, on the same rows as the champion, to be promoted: value
+    thresholds, change thresholds (absolute and relative, overall and per slice, on the holdout,
+    the newest batch and older rows), and slice coverage. Each kind is a blocking check."""
 
     min_roc_auc: float = Field(default=0.6, description="Minimum holdout ROC AUC for any model.")
+    min_slice_roc_auc: float = Field(default=0.5, description="Minimum holdout ROC AUC in every judged slice.")
     max_auc_drop: float = Field(default=0.005, description="Allowed overall ROC AUC drop against the champion.")
+    max_auc_drop_relative: float = Field(
+        default=0.01, description="Allowed overall ROC AUC drop as a share of the champion's (the tighter binds)."
+    )
     max_log_loss_increase: float = Field(
         default=0.01, description="Allowed overall log loss increase against the champion."
     )
     max_slice_auc_drop: float = Field(default=0.05, description="Allowed ROC AUC drop in any one slice.")
-    min_slice_rows: int = Field(default=50, description="Slices with fewer holdout rows are reported, not judged.")
+    max_slice_auc_drop_relative: float = Field(
+        default=0.07, description="Allowed ROC AUC drop in a slice as a share of the champion's there."
+    )
+    max_newest_auc_drop: float = Field(
+        default=0.02, description="Allowed ROC AUC drop on the newest batch's holdout rows."
+    )
+    max_forgetting_auc_drop: float | None = Field(
+        default=None,
+        description="Allowed ROC AUC drop on older rows neither model trained on (forgetting). Off by default: "
+        "after a concept drift the old rows' labels follow the old concept, and forgetting it is the point; "
+        "set it when old regimes come back (seasons). The older rows' metrics are reported either way.",
+    )
+    forgetting_rows: int = Field(default=2000, description="Older labeled rows sampled for the forgetting check.")
+    min_slice_rows: int = Field(default=50, description="Slices with fewer holdout rows cannot be judged.")
+    refuse_short_slices: bool = Field(
+        default=True, description="Fail the gate when a slice cannot be judged (else it is only reported)."
+    )
 
     def rules(self) -> GateRules:
-        return GateRules(
-            min_roc_auc=self.min_roc_auc,
-            max_auc_drop=self.max_auc_drop,
-            max_log_loss_increase=self.max_log_loss_increase,
-            max_slice_auc_drop=self.max_slice_auc_drop,
-            min_slice_rows=self.min_slice_rows,
-        )
+        return GateRules(**self.model_dump(exclude={"forgetting_rows"}))

@@ -108,7 +108,7 @@ def render(chain: dict) -> str:
         against = f"champion v{g['against_champion']}" if g["against_champion"] else "no champion"
         verdict = "PASSED" if g["passed"] else "FAILED"
         lines.append(f"  gate      {g['report_id']} against {against}: {verdict}: {'; '.join(g['reasons'])[:300]}")
-    for d in chain["decisions"]:
+    for d in chain.get("decisions", []):
         by = f" by {d['by']}" if d["by"] else ""
         lines.append(f"  decision  {d['action']} at {d['at']}{by} ({d['mode']} mode): {d['reason']}"[:300])
     if p is None:

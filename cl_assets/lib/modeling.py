@@ -34,8 +34,9 @@ def inputs(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     return out
 
 
-def build(spec: DatasetSpec, params: dict, seed: int = 0, n_jobs: int = 2) -> Pipeline:
-    encoder = ColumnTransformer(
+def encoder(spec: DatasetSpec) -> ColumnTransformer:
+    """Categories as ordinal codes (unknown and missing as NaN, which XGBoost routes), numbers as they are."""
+    return ColumnTransformer(
         [
             (
                 "categories",
@@ -46,13 +47,23 @@ def build(spec: DatasetSpec, params: dict, seed: int = 0, n_jobs: int = 2) -> Pi
         remainder="passthrough",
         verbose_feature_names_out=False,
     )
+
+
+def encoded(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """The rows as the model's XGBoost step sees them: what hyperparameter tuning fits on."""
+    step = encoder(spec).set_output(transform="pandas")
+    return step.fit_transform(inputs(frame, spec)).astype("float64")
+
+
+def build(spec: DatasetSpec, params: dict, seed: int = 0, n_jobs: int = 2) -> Pipeline:
     model = XGBClassifier(**params, tree_method="hist", random_state=seed, n_jobs=n_jobs, eval_metric="logloss")
-    return Pipeline([("encode", encoder), ("model", model)])
+    return Pipeline([("encode", encoder(spec)), ("model", model)])
 
 
-def fit(frame: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int = 0) -> Pipeline:
+def fit(frame: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int = 0, weight=None) -> Pipeline:
     pipeline = build(spec, params, seed)
-    pipeline.fit(inputs(frame, spec), frame["label"].astype(int))
+    extra = {} if weight is None else {"model__sample_weight": np.asarray(weight, dtype=float)}
+    pipeline.fit(inputs(frame, spec), frame["label"].astype(int), **extra)
     return pipeline
 
 

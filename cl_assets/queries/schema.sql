@@ -315,3 +315,43 @@ union all
 select created_at, 'reference', source, model_version, reason, accepted_by, null, to_json(batches), dagster_run_id
 from reference_baselines
 where source = 'accepted_drift';
+
+-- Every hyperparameter trial of every candidate (also a nested MLflow run each).
+create table if not exists tuning_trials (
+    model_version integer,
+    trial integer,
+    params json,
+    validation_log_loss double,
+    validation_roc_auc double,
+    validation_accuracy double,
+    seconds double,
+    peak_mb double,
+    threads integer,
+    warm_start boolean,
+    best_so_far boolean,
+    mlflow_run_id varchar
+);
+
+alter table training_set_versions add column if not exists duplicates_removed bigint;
+alter table training_set_versions add column if not exists short_slices json;
+alter table training_set_versions add column if not exists class_balance json;
+alter table candidate_models add column if not exists tuning json;
+
+-- Each rule of each gate decision: which check, on which rows and slice, the values and the threshold.
+create table if not exists gate_rules (
+    report_id varchar,
+    gate_check varchar,
+    eval_set varchar,
+    slice varchar,
+    metric varchar,
+    candidate double,
+    champion double,
+    threshold double,
+    passed boolean,
+    message varchar,
+    decided_at timestamp
+);
+
+alter table evaluation_reports add column if not exists eval_set varchar default 'holdout';
+alter table gate_decisions add column if not exists markdown varchar;
+alter table gate_decisions add column if not exists plot_png blob;

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cl_assets.lib.gate import GateRules, decide
+from cl_assets.lib.gate import CHANGE, COVERAGE, HOLDOUT, NEWEST, OLDER, VALUE, GateRules, decide, judge
 from cl_assets.lib.modeling import OVERALL
 
 RULES = GateRules(
@@ -78,17 +78,62 @@ def test_a_slice_within_the_allowed_drop_passes():
     assert passed, reasons
 
 
-@pytest.mark.parametrize(("rows", "judged"), [(49, False), (50, True), (500, True)])
-def test_small_slices_are_not_judged(rows, judged):
+@pytest.mark.parametrize("rows", [50, 500])
+def test_a_slice_with_enough_rows_is_judged(rows):
     champion = report(m(0.80), tiny=m(0.90, rows=rows))
-    candidate = report(m(0.80), tiny=m(0.50, rows=rows))
+    candidate = report(m(0.80), tiny=m(0.60, rows=rows))
     passed, reasons = decide(candidate, champion, RULES)
-    assert passed is not judged, reasons
+    assert not passed and "'tiny'" in reasons[0] and "0.6000" in reasons[0]
 
 
-def test_a_slice_missing_from_the_champion_is_not_judged():
+def test_the_gate_refuses_a_slice_it_cannot_see():
+    champion = report(m(0.80), tiny=m(0.90, rows=49))
+    candidate = report(m(0.80), tiny=m(0.95, rows=49))
+    passed, reasons = decide(candidate, champion, RULES)
+    assert not passed
+    assert reasons == ["slice 'tiny' has 49 holdout rows, fewer than 50: the gate cannot judge it"]
+    lenient = GateRules(**{**RULES.__dict__, "refuse_short_slices": False})
+    assert decide(candidate, champion, lenient)[0]
+
+
+def test_slices_the_training_set_reported_short_are_refused_too():
+    verdict = judge({HOLDOUT: report(m(0.80))}, None, RULES, short_slices={"rare": 0})
+    assert not verdict.passed and "'rare' has 0 holdout rows" in verdict.reasons[0]
+    assert verdict.check(COVERAGE)[0] is False and verdict.check(VALUE)[0] is True
+
+
+def test_a_new_slice_meets_the_slice_minimum_but_is_not_compared():
+    assert decide(report(m(0.80), new=m(0.7, rows=500)), report(m(0.80)), RULES)[0]
     passed, reasons = decide(report(m(0.80), new=m(0.3, rows=500)), report(m(0.80)), RULES)
-    assert passed, reasons
+    assert not passed and reasons == ["slice 'new': candidate ROC AUC 0.3000 is below the slice minimum 0.5"]
+
+
+def test_the_relative_threshold_binds_when_tighter_than_the_absolute():
+    rules = GateRules(max_auc_drop=0.05, max_auc_drop_relative=0.01)  # 1% of 0.6 = 0.006
+    passed, reasons = decide(report(m(0.59)), report(m(0.60)), GateRules(**{**rules.__dict__, "min_roc_auc": 0.5}))
+    assert not passed and "more than 0.006 below" in reasons[0]
+    assert decide(report(m(0.595)), report(m(0.60)), GateRules(**{**rules.__dict__, "min_roc_auc": 0.5}))[0]
+
+
+def test_newest_and_older_rows_are_judged_with_their_own_allowed_drops():
+    cand = {HOLDOUT: report(m(0.80)), NEWEST: report(m(0.85, rows=300)), OLDER: report(m(0.70, rows=2000))}
+    champ = {HOLDOUT: report(m(0.80)), NEWEST: report(m(0.80, rows=300)), OLDER: report(m(0.78, rows=2000))}
+    assert judge(cand, champ, RULES).passed  # forgetting is reported, not judged, unless configured
+    verdict = judge(cand, champ, GateRules(**{**RULES.__dict__, "max_forgetting_auc_drop": 0.05}))
+    assert not verdict.passed
+    assert verdict.reasons == [
+        "on older rows it did not train on (forgetting): candidate ROC AUC 0.7000 is more than 0.05 below "
+        "the champion's 0.7800 (2000 rows)"
+    ]
+    ok, rules = verdict.check(CHANGE)
+    assert not ok and {(r.eval_set, r.passed) for r in rules if r.metric == "roc_auc"} == {
+        (HOLDOUT, True),
+        (NEWEST, True),
+        (OLDER, False),
+    }
+    champ[OLDER] = report(m(0.74, rows=2000))
+    verdict = judge(cand, champ, GateRules(**{**RULES.__dict__, "max_forgetting_auc_drop": 0.05}))
+    assert verdict.passed and "newest and older rows" in verdict.reasons[0]
 
 
 @pytest.mark.parametrize("champion", [None, report(m(0.80))])

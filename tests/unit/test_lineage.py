@@ -37,3 +37,19 @@ def test_a_replaced_champion_says_until_when():
     gate = {"report_id": "r", "against_champion": None, "passed": True, "reasons": ["first model"]}
     text = render(chain(gate, {"promoted_at": "t2", "replaced": None, "replaced_at": "t5"}))
     assert "against no champion: PASSED" in text and "champion from t2 (the first model) until t5" in text
+
+
+def test_promotion_decisions_are_listed_with_who_and_why():
+    gate = {"report_id": "r", "against_champion": 6, "passed": True, "reasons": ["fine"]}
+    whole = chain(gate, {"promoted_at": "t3", "replaced": 6, "replaced_at": None})
+    whole["decisions"] = [
+        {"at": "t2", "action": "awaiting_approval", "mode": "manual", "by": None, "reason": "passed the gate"},
+        {"at": "t3", "action": "approved", "mode": "manual", "by": "ann", "reason": "reviewed the report"},
+    ]
+    lines = render(whole).splitlines()
+    decided = [line for line in lines if line.startswith("  decision")]
+    assert decided == [
+        "  decision  awaiting_approval at t2 (manual mode): passed the gate",
+        "  decision  approved at t3 by ann (manual mode): reviewed the report",
+    ]
+    assert lines.index(decided[-1]) < next(i for i, line in enumerate(lines) if line.startswith("  outcome"))

@@ -240,7 +240,8 @@ def _record(con, decision: Decision, champion: dict | None, mode: str, run_id: s
         return
     holdout = fetch_one(
         con,
-        "select accuracy, roc_auc from evaluation_reports where report_id = ? and model_role = 'candidate' and slice = ?",
+        "select accuracy, roc_auc from evaluation_reports "
+        "where report_id = ? and model_role = 'candidate' and eval_set = 'holdout' and slice = ?",
         [decision.report_id, modeling.OVERALL],
     )
     append_row(

@@ -1,5 +1,7 @@
 """The evaluation report: candidate and champion judged on the same holdout rows."""
 
+import base64
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,10 +13,14 @@ from cl_assets.defs.deployment.champion import current
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionGate, Warehouse
 from cl_assets.defs.training.assets import candidate_model, latest_candidate
-from cl_assets.lib import expectations, gate, markdown, modeling
-from cl_assets.lib.warehouse import append_row, fetch_df
+from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling
+from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, query
 
 MODEL_SUITE = "evaluation_report"
+
+
+def warehouse_json(value):
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def model_view(candidate: dict[str, dict]) -> pd.DataFrame:
@@ -25,6 +31,19 @@ def model_view(candidate: dict[str, dict]) -> pd.DataFrame:
     ]
 
 
+GATE_CHECKS = {
+    gate.VALUE: "Value thresholds of the PromotionGate: the candidate's holdout ROC AUC, overall "
+    "(min_roc_auc) and in every slice with enough rows (min_slice_roc_auc). Blocking.",
+    gate.CHANGE: "Change thresholds against the champion, on the same rows: ROC AUC may drop at most "
+    "max_auc_drop (absolute) and max_auc_drop_relative (relative), log loss rise at most "
+    "max_log_loss_increase, overall; per slice max_slice_auc_drop / max_slice_auc_drop_relative; on the "
+    "newest batch's holdout rows max_newest_auc_drop; on older rows neither model trained on (forgetting) "
+    "max_forgetting_auc_drop, when set. Blocking.",
+    gate.COVERAGE: "Slice coverage: every slice of the training set has at least min_slice_rows holdout "
+    "rows; the gate refuses to judge a slice it cannot see (refuse_short_slices). Blocking.",
+}
+
+
 def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
     @dg.asset(
         name="evaluation_report",
@@ -32,12 +51,19 @@ def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
         group_name="evaluation",
         kinds={"duckdb", "mlflow"},
         pool="duckdb",
-        check_specs=records.check_specs("evaluation_report", suite, file_check=False),
+        check_specs=[
+            *records.check_specs("evaluation_report", suite, file_check=False),
+            *[
+                dg.AssetCheckSpec(name, asset="evaluation_report", blocking=True, description=text)
+                for name, text in GATE_CHECKS.items()
+            ],
+        ],
         description=(
-            "Candidate vs current champion on the candidate's holdout: ROC AUC, log loss, accuracy, "
-            "calibration error, overall and per slice, and the gate's verdict. The candidate's own "
-            f"metrics are checked against expectations/{MODEL_SUITE}.json (minimum ROC AUC, maximum "
-            "calibration error, rows per slice); its ERROR checks block promotion like the gate does."
+            "Candidate vs current champion on the same rows: the candidate's holdout, the newest batch's "
+            "holdout rows, and a sample of older rows neither trained on (forgetting); ROC AUC, log loss, "
+            "accuracy, calibration error, overall and per slice; ROC and calibration plots; and the "
+            "gate's verdict, rule by rule (table gate_rules). The candidate's own metrics are checked "
+            f"against expectations/{MODEL_SUITE}.json; its ERROR checks block promotion like the gate does."
         ),
     )
     def _evaluation_report(
@@ -52,24 +78,48 @@ def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
     return _evaluation_report
 
 
+def _eval_sets(con, candidate: dict, champion: dict | None, rows: int) -> dict[str, pd.DataFrame]:
+    """The rows both models are judged on: holdout, its newest batch, and older rows neither
+    model trained on (forgetting)."""
+    version = int(candidate["training_set_version"])
+    versions = [version] + ([int(champion["training_set_version"])] if champion else [])
+    holdout = fetch_df(
+        con, "select * from training_sets where version = ? and split = 'holdout' and copy = 0", [version]
+    )
+    newest = holdout.loc[holdout["arrived_at"] == holdout["arrived_at"].max()] if len(holdout) else holdout
+    older = fetch_df(con, query("older_rows"), {"versions": versions, "rows": rows})
+    return {gate.HOLDOUT: holdout, gate.NEWEST: newest, gate.OLDER: older}
+
+
 def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) -> Iterator:
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         candidate = latest_candidate(con)
         champion = current(con)
-        holdout = fetch_df(
-            con,
-            "select * from training_sets where version = ? and split = 'holdout'",
-            [int(candidate["training_set_version"])],
+        sets = _eval_sets(con, candidate, champion, promotion_gate.forgetting_rows)
+        short = warehouse_json(
+            con.execute(
+                "select short_slices from training_set_versions where version = ?",
+                [int(candidate["training_set_version"])],
+            ).fetchall()[0][0]
         )
     models = {"candidate": int(candidate["model_version"])}
     if champion is not None:
         models["champion"] = int(champion["model_version"])
-    results: dict[str, dict[str, dict]] = {}
+    results: dict[str, dict[str, dict[str, dict]]] = {}
+    holdout_scores: dict[str, tuple] = {}
     for role, version in models.items():
-        scored = holdout.assign(score=modeling.scores(model_registry.load(version), holdout, spec))
-        results[role] = modeling.metrics_by_slice(scored)
-    passed, reasons = gate.decide(results["candidate"], results.get("champion"), promotion_gate.rules())
+        model = model_registry.load(version)
+        results[role] = {}
+        for name, rows in sets.items():
+            if rows.empty:
+                continue
+            scored = rows.assign(score=modeling.scores(model, rows, spec))
+            results[role][name] = modeling.metrics_by_slice(scored)
+            if name == gate.HOLDOUT:
+                holdout_scores[role] = (scored["label"].to_numpy(), scored["score"].to_numpy())
+    verdict = gate.judge(results["candidate"], results.get("champion"), promotion_gate.rules(), short or {})
+    passed, reasons = verdict.passed, verdict.reasons
     report_id = f"report-{uuid.uuid4().hex[:8]}"
     subject = f"candidate v{models['candidate']}"
     checked = records.Delivery(
@@ -77,32 +127,74 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     )
     # The model's own contract is part of the decision: a candidate that breaks an ERROR
     # expectation is not promoted, however it compares with the champion.
-    outcomes = expectations.validate(model_view(results["candidate"]), suite)
+    outcomes = expectations.validate(model_view(results["candidate"][gate.HOLDOUT]), suite)
     broken = [f"model suite: {o.describe()}" for o in outcomes if o.blocking]
     if broken:
         passed, reasons = False, broken + (reasons if not passed else [])
     now = datetime.now()
-    rows = [{"role": role, "slice": name, **m} for role, by_slice in results.items() for name, m in by_slice.items()]
+    rows = [
+        {"role": role, "eval_set": name, "slice": slice_name, **m}
+        for role, by_set in results.items()
+        for name, by_slice in by_set.items()
+        for slice_name, m in by_slice.items()
+    ]
+    table = pd.DataFrame(rows)[
+        ["eval_set", "slice", "role", "rows", "roc_auc", "accuracy", "log_loss", "calibration_error"]
+    ].sort_values(["eval_set", "slice", "role"])
+    png = evaluation_plots.plot(
+        holdout_scores,
+        f"{subject} vs {'champion v' + str(models['champion']) if 'champion' in models else 'no champion'}",
+    )
+    text = "\n".join(
+        [
+            f"### {subject}: {'PASSED' if passed else 'FAILED'}",
+            "",
+            *[f"- {r}" for r in reasons],
+            "",
+            "#### Metrics on the same rows",
+            "",
+            markdown.table(table),
+            "",
+            "#### Gate rules",
+            "",
+            markdown.table(
+                pd.DataFrame([r.as_row() for r in verdict.rules])[
+                    ["gate_check", "eval_set", "slice", "metric", "candidate", "champion", "threshold", "passed"]
+                ]
+            ),
+        ]
+    )
     with warehouse.connect() as con:
         records.record_validation(con, checked, suite, outcomes)
-        for r in rows:
-            append_row(
+        append_rows(
+            con,
+            "evaluation_reports",
+            pd.DataFrame(
+                [
+                    {
+                        "report_id": report_id,
+                        "candidate_version": models["candidate"],
+                        "champion_version": models.get("champion"),
+                        "model_role": r["role"],
+                        "eval_set": r["eval_set"],
+                        "slice": r["slice"],
+                        "rows": r["rows"],
+                        "accuracy": r["accuracy"],
+                        "roc_auc": r["roc_auc"],
+                        "positive_rate": r.get("positive_rate"),
+                        "log_loss": r["log_loss"],
+                        "calibration_error": r["calibration_error"],
+                        "evaluated_at": now,
+                    }
+                    for r in rows
+                ]
+            ),
+        )
+        if verdict.rules:
+            append_rows(
                 con,
-                "evaluation_reports",
-                {
-                    "report_id": report_id,
-                    "candidate_version": models["candidate"],
-                    "champion_version": models.get("champion"),
-                    "model_role": r["role"],
-                    "slice": r["slice"],
-                    "rows": r["rows"],
-                    "accuracy": r["accuracy"],
-                    "roc_auc": r["roc_auc"],
-                    "positive_rate": r.get("positive_rate"),
-                    "log_loss": r["log_loss"],
-                    "calibration_error": r["calibration_error"],
-                    "evaluated_at": now,
-                },
+                "gate_rules",
+                pd.DataFrame([r.as_row() for r in verdict.rules]).assign(report_id=report_id, decided_at=now),
             )
         append_row(
             con,
@@ -115,11 +207,12 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
                 "reasons": reasons,
                 "decided_at": now,
                 "dagster_run_id": context.run.run_id,
+                "markdown": text,
+                "plot_png": png,
             },
         )
-    table = pd.DataFrame(rows)[
-        ["slice", "role", "rows", "roc_auc", "accuracy", "log_loss", "calibration_error"]
-    ].sort_values(["slice", "role"])
+    image = base64.b64encode(png).decode()
+    hold = results["candidate"][gate.HOLDOUT][modeling.OVERALL]
     yield dg.MaterializeResult(
         metadata={
             "report_id": report_id,
@@ -127,9 +220,37 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             "champion_version": models.get("champion", 0),
             "gate_passed": passed,
             "gate_reasons": dg.MetadataValue.json(reasons),
-            "report": dg.MetadataValue.md(markdown.table(table)),
-            "candidate_roc_auc": results["candidate"][modeling.OVERALL]["roc_auc"],
-            **({"champion_roc_auc": results["champion"][modeling.OVERALL]["roc_auc"]} if "champion" in results else {}),
+            "report": dg.MetadataValue.md(f"{text}\n\n![ROC and calibration](data:image/png;base64,{image})"),
+            "eval_set_rows": dg.MetadataValue.json({k: len(v) for k, v in sets.items()}),
+            "candidate_roc_auc": hold["roc_auc"],
+            **(
+                {"champion_roc_auc": results["champion"][gate.HOLDOUT][modeling.OVERALL]["roc_auc"]}
+                if "champion" in results
+                else {}
+            ),
         }
     )
     yield from records.outcome_results("evaluation_report", checked, suite, outcomes)
+    for name in GATE_CHECKS:
+        ok, mine = verdict.check(name)
+        failed = [r.message for r in mine if not r.passed]
+        yield dg.AssetCheckResult(
+            asset_key="evaluation_report",
+            check_name=name,
+            passed=ok,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(failed) if failed else f"{len(mine)} rules passed",
+            metadata={
+                "report_id": report_id,
+                "candidate_version": models["candidate"],
+                "rules": dg.MetadataValue.md(
+                    markdown.table(
+                        pd.DataFrame([r.as_row() for r in mine])[
+                            ["eval_set", "slice", "metric", "candidate", "champion", "threshold", "passed"]
+                        ]
+                    )
+                    if mine
+                    else "no rule applies"
+                ),
+            },
+        )

@@ -7,23 +7,56 @@ import dagster as dg
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
+from cl_assets.defs import tracking
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
-from cl_assets.lib import markdown, modeling, registry, triggers
-from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, query, replace_rows
+from cl_assets.lib import composition, markdown, modeling, registry, triggers, tuning
+from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 
 
 class TrainingSetConfig(dg.Config):
-    window_batches: int = Field(default=4, description="Train on the newest K labeled batches; 0 uses all history.")
+    """The recipe of a training set (`lib/composition.py`); recorded with every version."""
+
+    window: str = Field(
+        default="last",
+        description="all: every labeled batch; last: the newest window_batches, rows weigh 1; sliding: the "
+        "newest window_batches, a row's weight halving every half_life_batches back.",
+    )
+    window_batches: int = Field(default=4, description="last / sliding: how many of the newest labeled batches.")
+    half_life_batches: float = Field(default=2.0, description="sliding: batches over which a row's weight halves.")
+    balance: str = Field(
+        default="none",
+        description="none | weights (both labels weigh the same in total) | upsample (repeat rows of the rarer "
+        "label) | downsample (keep as many of the commoner label as the rarer has). Train split only.",
+    )
     holdout_batches: int = Field(default=2, description="The holdout is drawn from the newest N labeled batches.")
     holdout_fraction: float = Field(default=0.3, description="Share of those batches' rows held out, per slice.")
-    seed: int = Field(default=0, description="Seed of the holdout sample.")
+    min_holdout_rows: int = Field(
+        default=50,
+        description="Per slice, hold out at least this many rows (never more than half the slice's recent rows); "
+        "a slice left with fewer is reported, and the gate refuses to judge it.",
+    )
+    seed: int = Field(default=0, description="Seed of the holdout draw and of up/down-sampling.")
 
 
 class CandidateConfig(dg.Config):
-    n_estimators: int = Field(default=modeling.DEFAULT_PARAMS["n_estimators"], description="Boosting rounds.")
-    max_depth: int = Field(default=modeling.DEFAULT_PARAMS["max_depth"], description="Maximum tree depth.")
-    learning_rate: float = Field(default=modeling.DEFAULT_PARAMS["learning_rate"], description="Shrinkage.")
-    seed: int = Field(default=0, description="XGBoost random state.")
+    """The hyperparameter search of a candidate (hyperopt TPE over XGBoost; `lib/tuning.py`)."""
+
+    max_trials: int = Field(default=8, description="Trials, warm-start points included.")
+    max_seconds: float = Field(default=120.0, description="Wall-clock budget of the search, in seconds.")
+    warm_start: int = Field(
+        default=3,
+        description="Evaluate the best parameters of the newest K earlier candidates first (0: cold start; "
+        "the first search starts from the hand-set defaults).",
+    )
+    tuning_rows: int = Field(
+        default=30000,
+        description="The search fits on a seeded sample of at most this many train rows (0: all); the "
+        "chosen parameters are then fitted on every train row.",
+    )
+    parallel: int = Field(default=1, description="Trials run at once: 1 (two XGBoost threads) or 2 (one each).")
+    early_stopping_rounds: int = Field(default=30, description="The number of trees comes from early stopping.")
+    max_rounds: int = Field(default=1000, description="Upper bound on the number of trees.")
+    seed: int = Field(default=0, description="Seed of the search, the validation split and XGBoost.")
 
 
 @dg.asset(group_name="training", kinds={"duckdb"}, pool="duckdb")
@@ -53,25 +86,31 @@ def retrain_trigger(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     kinds={"duckdb", "pandas"},
     pool="duckdb",
 )
-def training_set(
-    context: dg.AssetExecutionContext, config: TrainingSetConfig, warehouse: Warehouse, dataset: Dataset
-) -> dg.MaterializeResult:
-    """A versioned training set: the newest labeled batches, with a slice-stratified holdout."""
+def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, warehouse: Warehouse):
+    """A versioned training set composed by a recorded recipe: labeled rows (labels that arrived
+    late joined by id), one row per id (the newest delivery), a window of batches (all, last K, or
+    sliding with recency weights), class balancing of the train split, and a holdout stratified by
+    slice with a minimum of rows per slice. Stored in `training_sets` with `split` and `weight`."""
     trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
-    with warehouse.connect() as con:
-        frame = fetch_df(con, query("labeled_features"), {"window_batches": config.window_batches})
-    if frame.empty:
+    try:
+        recipe = composition.Recipe(**config.model_dump()).validate()
+    except ValueError as exc:
+        raise dg.Failure(f"training set recipe: {exc}") from None
+    with warehouse.connect(read_only=True) as con:
+        labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0})
+    if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
-    recent = frame[frame["recency"] <= config.holdout_batches]
-    holdout = recent.groupby("slice", group_keys=False).sample(frac=config.holdout_fraction, random_state=config.seed)
-    frame["split"] = "train"
-    frame.loc[holdout.index, "split"] = "holdout"
+    try:
+        composed = composition.compose(labeled, recipe)
+    except ValueError as exc:
+        raise dg.Failure(f"training set recipe: {exc}") from None
+    frame = composed.frame
+    counts = frame.groupby("split").size().to_dict()
     batches = sorted(frame["batch_id"].unique().tolist())
     with warehouse.connect() as con:
         version = con.execute("select coalesce(max(version), 0) + 1 from training_set_versions").fetchall()[0][0]
         frame.insert(0, "version", version)
-        replace_rows(con, "training_sets", frame.drop(columns=["recency"]), "version", version)
-        counts = frame.groupby("split").size().to_dict()
+        replace_rows(con, "training_sets", frame, "version", version)
         append_row(
             con,
             "training_set_versions",
@@ -83,20 +122,31 @@ def training_set(
                 "batches": batches,
                 "rows_train": counts.get("train", 0),
                 "rows_holdout": counts.get("holdout", 0),
-                "recipe": config.model_dump(),
+                "recipe": composed.recipe,
+                "duplicates_removed": composed.duplicates_removed,
+                "short_slices": composed.short_slices,
+                "class_balance": composed.class_balance,
             },
         )
         con.execute("update retrain_triggers set training_set_version = ? where trigger_id = ?", [version, trigger_id])
-    by_slice = frame.groupby(["slice", "split"]).size().unstack(fill_value=0)
+    if composed.short_slices:
+        context.log.warning(
+            f"training set v{version}: slices with fewer than {recipe.min_holdout_rows} holdout rows: "
+            f"{composed.short_slices}; the gate will refuse to judge them"
+        )
     return dg.MaterializeResult(
         metadata={
             "version": version,
             "dagster/row_count": len(frame),
             "rows_train": int(counts.get("train", 0)),
             "rows_holdout": int(counts.get("holdout", 0)),
+            "duplicates_removed": composed.duplicates_removed,
             "batches": dg.MetadataValue.json(batches),
-            "recipe": dg.MetadataValue.json(config.model_dump()),
-            "rows_by_slice": dg.MetadataValue.md(markdown.table(by_slice, index=True)),
+            "recipe": dg.MetadataValue.json(composed.recipe),
+            "short_slices": dg.MetadataValue.json(composed.short_slices),
+            "class_balance": dg.MetadataValue.json(composed.class_balance),
+            "rows_by_slice": dg.MetadataValue.md(markdown.table(composed.rows_by_slice, index=True)),
+            "rows_by_batch": dg.MetadataValue.md(markdown.table(composed.rows_by_batch, index=True)),
         }
     )
 
@@ -115,24 +165,71 @@ def candidate_model(
     model_registry: ModelRegistry,
     mlflow: dg.ResourceParam[MlFlow],
 ) -> dg.MaterializeResult:
-    """An XGBoost candidate trained on the training set, logged to MLflow and registered as a new version."""
+    """An XGBoost candidate tuned by hyperopt (TPE; the number of trees by early stopping), warm-
+    started from the best parameters of earlier candidates, trained on the training set's train
+    split with its weights. One MLflow run per candidate (tagged with the Dagster run, trigger and
+    training-set version), one nested run per trial; the chosen model is logged with a signature
+    and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`."""
     spec = dataset.spec()
     trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
     with warehouse.connect(read_only=True) as con:
         version = con.execute("select max(version) from training_set_versions").fetchall()[0][0]
         frame = fetch_df(con, "select * from training_sets where version = ?", [version])
+        earlier = [
+            json.loads(r[0])
+            for r in con.execute(
+                "select params from candidate_models order by trained_at desc limit ?", [config.warm_start]
+            ).fetchall()
+        ]
     train, holdout = frame[frame["split"] == "train"], frame[frame["split"] == "holdout"]
-    params = {**modeling.DEFAULT_PARAMS, **config.model_dump(exclude={"seed"})}
+    warm = earlier or ([modeling.DEFAULT_PARAMS] if config.warm_start else [])
+    budget = tuning.Budget(max_trials=config.max_trials, max_seconds=config.max_seconds)
     mlf = mlflow
     try:
-        mlf.set_tags({"cl.trigger_id": trigger_id, "cl.training_set_version": str(version), "cl.dataset": spec.name})
-        mlf.log_params({**params, "train_rows": len(train), "holdout_rows": len(holdout)})
-        model = modeling.fit(train, spec, params, seed=config.seed)
+        parent = mlf.active_run().info
+        tags = {"cl.trigger_id": trigger_id, "cl.training_set_version": str(version), "cl.dataset": spec.name}
+        mlf.set_tags(tags)
+        progress = tracking.TrialLogger(parent.experiment_id, parent.run_id, tags, budget, context.log)
+        searched = (
+            train.sample(n=config.tuning_rows, random_state=config.seed)
+            if 0 < config.tuning_rows < len(train)
+            else train
+        )
+        result = tuning.tune(
+            modeling.encoded(searched, spec),
+            searched["label"].astype(int).to_numpy(),
+            sample_weight=searched["weight"].to_numpy(),
+            budget=budget,
+            seed=config.seed,
+            warm_start=warm,
+            on_trial=progress,
+            parallel=config.parallel,
+            max_rounds=config.max_rounds,
+            early_stopping_rounds=config.early_stopping_rounds,
+        )
+        params = tuning.final_params(result)
+        summary = {
+            "trials": len(result.trials),
+            "best_trial": result.best.number,
+            "best_validation_log_loss": result.best.loss,
+            "stopped_by": result.stopped_by,
+            "seconds": round(result.seconds, 3),
+            "parallel": result.parallel,
+            "warm_start": sum(t.warm for t in result.trials),
+            "searched_rows": len(searched),
+        }
+        mlf.log_params({**params, "train_rows": len(train), "holdout_rows": len(holdout), "trials": len(result.trials)})
+        model = modeling.fit(train, spec, params, seed=config.seed, weight=train["weight"])
         holdout_metrics = modeling.metrics(holdout["label"], modeling.scores(model, holdout, spec))
-        mlf.log_metrics({f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None})
+        mlf.log_metrics(
+            {
+                **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
+                "best_validation_log_loss": result.best.loss,
+                "tuning_seconds": result.seconds,
+            }
+        )
         example = modeling.inputs(train.head(5), spec)
         model_version = registry.log_and_register(model, example, model_registry.registered_model)
-        run_id = mlf.active_run().info.run_id
         mlf.end_run()
     except Exception:
         mlf.end_run(status="FAILED")
@@ -145,23 +242,27 @@ def candidate_model(
             {
                 "model_version": model_version,
                 "registered_model": model_registry.registered_model,
-                "mlflow_run_id": run_id,
+                "mlflow_run_id": parent.run_id,
                 "trigger_id": trigger_id,
                 "training_set_version": version,
                 "params": params,
                 "metrics": holdout_metrics,
+                "tuning": summary,
                 "trained_at": datetime.now(),
                 "dagster_run_id": context.run.run_id,
             },
         )
+        append_rows(con, "tuning_trials", progress.rows(model_version))
         con.execute("update retrain_triggers set model_version = ? where trigger_id = ?", [model_version, trigger_id])
     return dg.MaterializeResult(
         metadata={
             "model_version": model_version,
             "model_uri": f"models:/{model_registry.registered_model}/{model_version}",
-            "mlflow_run_id": run_id,
+            "mlflow_run_id": parent.run_id,
             "training_set_version": version,
             "params": dg.MetadataValue.json(params),
+            "tuning": dg.MetadataValue.json(summary),
+            "trials": dg.MetadataValue.md(progress.table()),
             **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
         }
     )

@@ -139,7 +139,8 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
         "launches retrain_job when one fires under the RetrainPolicy's alert-fatigue controls: "
         "M of the last N batches failed (per check), once per incident (a drift that persists "
         "triggers once; the next pass ends the incident), not within the cooldown after a "
-        "retrain, and within the retrain budget. A failure that does not fire is recorded as a "
+        "retrain, within the retrain budget, and not while a canary runs (its verdict decides first). "
+        "A failure that does not fire is recorded as a "
         "'held' observation on retrain_trigger, naming the rule. Also retrains when enough new "
         "labels arrived (min_new_labels), and trains the first model ('bootstrap') once labels "
         "exist and no champion does. The run's tags carry the checks, batches and evidence. On "
@@ -175,6 +176,20 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             for v in fired
         ]
         fired = []
+    canary = _running_canary(instance)
+    if canary is not None and fired:
+        for v in fired:  # the canary is the answer to the incident for now; its verdict decides
+            state.open_incidents.pop(v.evaluation.check, None)
+        held += [
+            alerting.Verdict(
+                v.evaluation,
+                False,
+                "canary",
+                f"{v.reason}; a canary of version {canary} is running, and its verdict decides first",
+            )
+            for v in fired
+        ]
+        fired = []
     request, volume_note = None, None
     if _no_champion_yet(instance) and not in_flight:
         request = _bootstrap(instance)
@@ -188,7 +203,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             batch=fired[-1].evaluation.batch_id,
             evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
         )
-    elif retrain_policy.min_new_labels and not in_flight:
+    elif retrain_policy.min_new_labels and not in_flight and canary is None:
         request, volume_note = _volume(instance, state, policy, retrain_policy.min_new_labels)
     if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
         state.retrain_launched()
@@ -239,13 +254,30 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
     return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
 
 
+def _running_canary(instance: dg.DagsterInstance) -> int | None:
+    """The challenger version of a running canary: champion_model's newest event is the
+    observation that started it (a promotion, rollback or verdict would come after it)."""
+    observed = instance.fetch_observations(dg.AssetKey("champion_model"), limit=1).records
+    if not observed:
+        return None
+    meta = observed[0].asset_observation.metadata
+    if getattr(meta.get("decision"), "value", None) != "canary_started":
+        return None
+    promoted = instance.fetch_materializations(dg.AssetKey("champion_model"), limit=1).records
+    if promoted and promoted[0].storage_id > observed[0].storage_id:
+        return None
+    return int(meta["model_version"].value)
+
+
 def _no_champion_yet(instance: dg.DagsterInstance) -> bool:
     """No champion, and no candidate that passed the gate either (one awaiting approval, under
     PromotionPolicy mode 'manual', is not retrained again and again)."""
     if instance.get_latest_materialization_event(dg.AssetKey("champion_model")):
         return False
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
+
     gate = instance.event_log_storage.get_asset_check_execution_history(GATE, limit=1)
-    return not gate or gate[0].event is None or not gate[0].event.asset_check_evaluation.passed
+    return not gate or gate[0].status != Status.SUCCEEDED
 
 
 def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:

@@ -1,0 +1,99 @@
+"""Training sets, tuning and the gate in the loop, checked against MLflow, Dagster and DuckDB."""
+
+import json
+
+import dagster as dg
+import pytest
+from mlflow import MlflowClient
+
+from cl_assets.lib import gate, tuning
+
+
+def candidates(run) -> list[dict]:
+    return run.sql("select * from candidate_models order by model_version")
+
+
+def test_every_training_set_records_its_recipe_and_counts(story_run):
+    sets = story_run.sql("select * from training_set_versions order by version")
+    assert sets
+    for s in sets:
+        recipe = json.loads(s["recipe"])
+        assert recipe["window"] == "last" and recipe["window_batches"] == 4
+        rows = story_run.sql(
+            "select split, count(*) as n, count(distinct entity_id) as ids, min(weight) as lo, max(weight) as hi "
+            "from training_sets where version = ? group by split",
+            [s["version"]],
+        )
+        by_split = {r["split"]: r for r in rows}
+        assert by_split["train"]["n"] == s["rows_train"] and by_split["holdout"]["n"] == s["rows_holdout"]
+        assert all(r["n"] == r["ids"] for r in rows)  # one row per id: duplicates removed
+        assert all(r["lo"] == r["hi"] == 1.0 for r in rows)  # 'last' weighs every row 1
+        assert len(json.loads(s["batches"])) <= 4
+    events = story_run.instance.fetch_materializations(dg.AssetKey("training_set"), limit=1).records
+    metadata = events[0].asset_materialization.metadata
+    assert {"recipe", "rows_by_slice", "rows_by_batch", "short_slices", "class_balance"} <= set(metadata)
+
+
+def test_every_candidate_is_tuned_and_each_trial_is_a_nested_mlflow_run(story_run):
+    client = MlflowClient(story_run.paths.mlflow_tracking_uri)
+    for candidate in candidates(story_run):
+        summary = json.loads(candidate["tuning"])
+        trials = story_run.sql(
+            "select * from tuning_trials where model_version = ? order by trial", [candidate["model_version"]]
+        )
+        assert len(trials) == summary["trials"] >= 1
+        best = min(trials, key=lambda t: t["validation_log_loss"])
+        assert best["trial"] == summary["best_trial"]
+        assert json.loads(best["params"]) == json.loads(candidate["params"])
+        nested = client.search_runs(
+            [client.get_run(candidate["mlflow_run_id"]).info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{candidate['mlflow_run_id']}'",
+        )
+        assert sorted(r.info.run_id for r in nested) == sorted(t["mlflow_run_id"] for t in trials)
+        for run in nested:
+            assert {"validation_log_loss", "seconds", "peak_mb", "threads"} <= set(run.data.metrics)
+            assert set(tuning.SPACE) | {"n_estimators"} <= set(run.data.params)
+            assert run.data.tags["cl.trigger_id"] == candidate["trigger_id"]
+        parent = client.get_run(candidate["mlflow_run_id"])
+        assert parent.data.tags["dagster_run_id"] == candidate["dagster_run_id"]
+        assert parent.data.tags["cl.training_set_version"] == str(candidate["training_set_version"])
+
+
+def test_the_search_is_warm_started_from_the_previous_candidate(story_run):
+    found = candidates(story_run)
+    assert len(found) >= 2
+    for earlier, later in zip(found, found[1:], strict=False):
+        (first,) = story_run.sql(
+            "select * from tuning_trials where model_version = ? and trial = 1", [later["model_version"]]
+        )
+        assert first["warm_start"]
+        tried, before = json.loads(first["params"]), json.loads(earlier["params"])
+        for name in tuning.SPACE:
+            assert tried[name] == pytest.approx(before[name], rel=1e-6), name
+
+
+def test_candidate_and_champion_are_judged_on_the_same_rows_with_every_rule_recorded(story_run):
+    decisions = story_run.sql("select * from gate_decisions where champion_version is not null")
+    assert decisions
+    for d in decisions:
+        rows = story_run.sql(
+            "select eval_set, slice, model_role, rows from evaluation_reports where report_id = ?", [d["report_id"]]
+        )
+        by_role = {}
+        for r in rows:
+            by_role.setdefault(r["model_role"], {})[(r["eval_set"], r["slice"])] = r["rows"]
+        assert by_role["candidate"] == by_role["champion"]
+        assert {e for e, _ in by_role["candidate"]} >= {gate.HOLDOUT, gate.NEWEST}
+        rules = story_run.sql("select * from gate_rules where report_id = ?", [d["report_id"]])
+        assert {r["gate_check"] for r in rules} >= {gate.VALUE, gate.CHANGE}
+        failed = [r["message"] for r in rules if not r["passed"]]
+        assert not (failed and d["passed"])  # a failed rule always fails the gate, and is one of its reasons
+        assert set(failed) <= set(json.loads(d["reasons"]))
+        assert d["plot_png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_gate_checks_are_blocking_check_results_in_dagster(story_run):
+    for name in gate.CHECKS:
+        key = dg.AssetCheckKey(dg.AssetKey("evaluation_report"), name)
+        history = story_run.instance.event_log_storage.get_asset_check_execution_history(key, limit=50)
+        assert len(history) == len(story_run.sql("select * from gate_decisions"))
