@@ -176,14 +176,38 @@ def _rss_bytes() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) of this process; False where Linux does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_bytes() -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 class _PeakMemory:
-    """Peak resident memory of the process while the block runs, sampled in a background thread."""
+    """Peak resident memory of the process while the block runs: the kernel's high-water mark,
+    reset when the block starts (Linux), else sampled in a background thread."""
 
     def __enter__(self) -> _PeakMemory:
         self.peak = _rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        self._kernel = _reset_peak() and _peak_bytes() is not None
+        if not self._kernel:
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
         return self
 
     def _sample(self) -> None:
@@ -191,6 +215,9 @@ class _PeakMemory:
             self.peak = max(self.peak, _rss_bytes())
 
     def __exit__(self, *exc) -> None:
+        if self._kernel:
+            self.peak = max(self.peak, _peak_bytes() or 0)
+            return
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, _rss_bytes())
