@@ -355,3 +355,8 @@ create table if not exists gate_rules (
 alter table evaluation_reports add column if not exists eval_set varchar default 'holdout';
 alter table gate_decisions add column if not exists markdown varchar;
 alter table gate_decisions add column if not exists plot_png blob;
+
+-- training_sets is created from the first composed frame; folders made before the recipe
+-- gain its weight and copy columns (every earlier row weighed 1 and was an original).
+alter table if exists training_sets add column if not exists weight double default 1.0;
+alter table if exists training_sets add column if not exists copy bigint default 0;
