@@ -17,6 +17,14 @@ from cl_assets.lib import scenario
 from cl_assets.settings import HOME_ENV, PROJECT_ROOT, StatePaths
 
 
+def _policy_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy",
+        default="auto",
+        help="retrain policy: auto (default; auto:NAME=VALUE... changes its controls), periodic:K, volume:N, never",
+    )
+
+
 def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help=f"state folder (default: ${HOME_ENV} or .cl/)")
 
@@ -110,12 +118,17 @@ def demo(args: argparse.Namespace) -> None:
     from cl_assets import playback
     from cl_assets.lib import scenario
 
+    policy = _policy(args.policy)
     paths = StatePaths.resolve(args.home)
     _reset(paths, args.reset)
-    print(f"state folder: {paths.home}\n")
+    print(f"state folder: {paths.home}" + ("" if policy.label == "auto" else f"; policy {policy.label}") + "\n")
     with _progress():
         result = playback.play(
-            paths, scenario.spec(), playback.scenario_batches(args.batches, args.rows, args.seed), report=args.report
+            paths,
+            scenario.spec(),
+            playback.scenario_batches(args.batches, args.rows, args.seed),
+            report=args.report,
+            policy=policy.model_dump(mode="json"),
         )
     _print_summary(result["summary"], args.report)
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
@@ -178,28 +191,58 @@ def replay(args: argparse.Namespace) -> None:
             spec,
             batches,
             report=args.report,
-            policy=policy.model_dump(),
+            policy=policy.model_dump(mode="json"),
             promotion=promotion.model_dump(mode="json"),
         )
     _print_summary(result["summary"], args.report)
 
 
-def backtest(args: argparse.Namespace) -> None:
-    """Replay one history under several retrain policies and compare them side by side."""
+def _play_policy(home: Path, spec, batches, suite: dict, policy: dict) -> dict:
+    """One policy's replay in its own state folder (a worker process when policies run side by side)."""
     from cl_assets import playback
     from cl_assets.lib import backtest as lib
 
+    paths = StatePaths(home)
+    _reset(paths, True)
+    _keep_suite(paths, suite)
+    played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy)
+    return lib.summarize(played)
+
+
+def backtest(args: argparse.Namespace) -> None:
+    """Replay one history under several retrain policies and compare them side by side."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from cl_assets.lib import backtest as lib
+
     policies = [_policy(p) for p in args.policies.split(",") if p.strip()]
+    labels = [policy.label for policy in policies]
+    if len(set(labels)) < len(labels):
+        sys.exit(f"a policy is named twice: {', '.join(labels)}")
+    if args.jobs < 1:
+        sys.exit("--jobs must be at least 1")
     root = StatePaths.resolve(args.home).home / "backtest"
     spec, batches, suite = _replay_batches(args)
-    results = {}
-    for policy in policies:
-        paths = StatePaths(root / policy.label.replace(":", "-"))
-        _reset(paths, True)
-        _keep_suite(paths, suite)
-        print(f"policy {policy.label}: {len(batches)} batches in {paths.home}", flush=True)
-        played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy.model_dump())
-        results[policy.label] = lib.summarize(played)
+    work = {
+        policy.label: (root / policy.label.replace(":", "-"), spec, batches, suite, policy.model_dump(mode="json"))
+        for policy in policies
+    }
+    for label, (home, *_rest) in work.items():
+        print(f"policy {label}: {len(batches)} batches in {home}", flush=True)
+    done: dict[str, dict] = {}
+    jobs = min(args.jobs, len(work))
+    if jobs == 1:
+        for label, job in work.items():
+            done[label] = _play_policy(*job)
+            _print_done(label, done[label])
+    else:  # separate state folders, so separate DuckDB files: the replays share no lock
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_play_policy, *job): label for label, job in work.items()}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                _print_done(futures[future], done[futures[future]])
+    results = {label: done[label] for label in work}
     print()
     print(lib.table(results))
     plot = Path(args.plot) if args.plot else root / "backtest.png"
@@ -208,6 +251,11 @@ def backtest(args: argparse.Namespace) -> None:
     if args.report:
         Path(args.report).write_text(json.dumps({"policies": results}, indent=2) + "\n")
         print(f"report: {args.report}")
+
+
+def _print_done(label: str, result: dict) -> None:
+    acc = "—" if result["mean_accuracy"] is None else f"{result['mean_accuracy']:.4f}"
+    print(f"policy {label}: done, mean accuracy {acc}, {result['retrains']} retrains, {result['elapsed_s']:.0f} s")
 
 
 def _state(args: argparse.Namespace) -> StatePaths:
@@ -309,7 +357,7 @@ def approve(args: argparse.Namespace) -> None:
 
 
 def rollback(args: argparse.Namespace) -> None:
-    """Restore an earlier champion (default: the one before the current), recorded like a promotion."""
+    """Restore an earlier champion (default: the newest earlier one not rolled back), recorded like a promotion."""
     _promotion_decision(args, "rollback", args.to or 0)
 
 
@@ -369,6 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--rows", type=int, default=2000, help="rows per batch (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="seed of the stream (default 7)")
+    _policy_arg(p)
     p.add_argument("--report", help="write the per-batch report as JSON to this file")
     p.add_argument("--reset", action="store_true", help="delete the state folder first")
     _home(p)
@@ -378,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("file", help="CSV or Parquet file, one row per example")
     _dataset_args(p)
     p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
-    p.add_argument("--policy", default="auto", help="retrain policy: auto (default), periodic:K, volume:N, never")
+    _policy_arg(p)
     p.add_argument(
         "--promotion",
         default="auto",
@@ -394,10 +443,19 @@ def main(argv: list[str] | None = None) -> None:
     _dataset_args(p)
     p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
     p.add_argument(
-        "--policies", default="auto,periodic:1,never", help="comma-separated (default auto,periodic:1,never)"
+        "--policies",
+        default="auto,periodic:1,never",
+        help="comma-separated: auto[:NAME=VALUE...] (the auto policy with some controls changed, e.g. "
+        "auto:cooldown_batches=4), periodic:K, volume:N, never (default auto,periodic:1,never)",
     )
     p.add_argument("--report", help="write {'policies': {...}} as JSON to this file")
     p.add_argument("--plot", help="PNG of accuracy over batches per policy (default <home>/backtest/backtest.png)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="policies replayed at once, each in its own process (default: 2, or 1 on one core)",
+    )
     _home(p)
     p.set_defaults(func=backtest)
 
@@ -416,7 +474,11 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=approve)
 
     p = sub.add_parser("rollback", help="restore an earlier champion (recorded like a promotion)")
-    p.add_argument("--to", type=int, help="model version to restore (default: the champion before the current)")
+    p.add_argument(
+        "--to",
+        type=int,
+        help="model version to restore (default: the newest earlier champion that was not itself rolled back)",
+    )
     p.add_argument("--reason", required=True, help="why (recorded)")
     p.add_argument("--by", help="who rolls back (default: the current user)")
     _home(p)

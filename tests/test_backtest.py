@@ -1,4 +1,8 @@
-"""`cl backtest`: one real history (NOAA weather) replayed under several retrain policies."""
+"""`cl backtest`: one real history (NOAA weather) replayed under several retrain policies.
+
+14 batches of 500 days, the concept drift (about day 12000) arriving at batch 6. The policies
+run two at a time, each in its own process and state folder, as `cl backtest` runs them.
+"""
 
 import json
 from pathlib import Path
@@ -10,8 +14,8 @@ from cl_assets import cli
 from cl_assets.lib import warehouse
 
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
-ROWS, BATCH_ROWS = 3500, 500
-POLICIES = ["periodic:2", "volume:1000", "never"]
+ROWS, BATCH_ROWS = 7000, 500
+POLICIES = ["auto", "periodic:1", "volume:1500"]
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +27,7 @@ def backtest(tmp_path_factory):
     cli.main(
         ["backtest", str(history), "--target", "rain", "--time", "day", "--batch-rows", str(BATCH_ROWS)]
         + ["--policies", ",".join(POLICIES), "--home", str(home), "--report", str(report), "--plot", str(plot)]
+        + ["--jobs", "2"]
     )
     return home, json.loads(report.read_text()), plot
 
@@ -42,17 +47,23 @@ def test_the_report_compares_every_policy(backtest):
         assert len(result["accuracy"]) == ROWS // BATCH_ROWS
 
 
-def test_never_keeps_the_first_model(backtest):
+def test_auto_stays_within_half_a_point_of_retraining_every_batch_at_well_under_its_cost(backtest):
+    """On real drift, with the default RetrainPolicy: the accuracy of retraining every batch, for
+    at most 60% of its retrains (issue 4 aims at a third; see the README's sweep for why not)."""
     home, report, _ = backtest
-    assert [t["kind"] for t in _triggers(home, "never")] == ["bootstrap"]
-    assert report["policies"]["never"]["retrains"] == 1
+    auto, every = report["policies"]["auto"], report["policies"]["periodic:1"]
+    assert every["retrains"] == ROWS // BATCH_ROWS - 1  # the last batch's labels come after the replay
+    assert auto["mean_accuracy"] >= every["mean_accuracy"] - 0.005, (auto, every)
+    assert auto["retrains"] <= 0.6 * every["retrains"], (auto, every)
+    kinds = [t["kind"] for t in _triggers(home, "auto")]
+    assert kinds[0] == "bootstrap" and any("performance_check" in k for k in kinds[1:]), kinds
 
 
 def test_periodic_and_volume_retrain_on_their_counts_only(backtest):
     home, report, _ = backtest
     for policy, kind, key, threshold in (
-        ("periodic:2", "periodic", "new_labeled_batches", 2),
-        ("volume:1000", "volume", "new_labeled_rows", 1000),
+        ("periodic:1", "periodic", "new_labeled_batches", 1),
+        ("volume:1500", "volume", "new_labeled_rows", 1500),
     ):
         triggers = _triggers(home, policy)
         assert triggers[0]["kind"] == "bootstrap"
@@ -60,7 +71,7 @@ def test_periodic_and_volume_retrain_on_their_counts_only(backtest):
         assert later and {t["kind"] for t in later} == {kind}
         assert all(json.loads(t["evidence"])[key] >= threshold for t in later)
         assert report["policies"][policy]["retrains"] >= 2
-    assert report["policies"]["periodic:2"]["retrains"] > report["policies"]["never"]["retrains"]
+    assert report["policies"]["periodic:1"]["retrains"] > report["policies"]["volume:1500"]["retrains"]
 
 
 def test_the_plot_is_a_png(backtest):

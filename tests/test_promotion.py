@@ -101,6 +101,10 @@ def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
     ]
     latest = sql(manual, "select * from champion_history order by promoted_at desc limit 1")[0]
     assert latest["model_version"] == v1 and latest["previous_version"] == v2
+    # a second rollback does not undo the first: v2 was rolled back, and no other champion is left
+    with pytest.raises(SystemExit, match=f"no earlier champion to restore before version {v1}"):
+        cli.main(["rollback", "--reason", "again", *home])
+    assert champion_alias(manual) == v1 and len(actions(manual)) == 5
     # the restored champion is judged against its own reference again
     baseline = sql(manual, "select * from reference_baselines order by profile_id desc limit 1")[0]
     assert baseline["model_version"] == v1

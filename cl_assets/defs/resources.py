@@ -3,6 +3,7 @@
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -170,6 +171,13 @@ class MonitoringPolicy(dg.ConfigurableResource):
         )
 
 
+class RetrainMode(StrEnum):
+    AUTO = "auto"
+    PERIODIC = "periodic"
+    VOLUME = "volume"
+    NEVER = "never"
+
+
 class RetrainPolicy(dg.ConfigurableResource):
     """When a failing monitor becomes a retrain: alert-fatigue controls of the retrain sensor.
 
@@ -180,7 +188,7 @@ class RetrainPolicy(dg.ConfigurableResource):
     monitors and the schedule.
     """
 
-    mode: str = Field(default="auto", description="auto | periodic | volume | never.")
+    mode: RetrainMode = Field(default=RetrainMode.AUTO, description="auto | periodic | volume | never.")
     every_batches: int = Field(default=0, description="periodic: retrain once this many labeled batches arrived.")
 
     drift_breaches: int = Field(default=2, description="Drift must fail this many of the last drift_window batches.")
@@ -189,7 +197,16 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=1, description="Performance decay must fail this many of the last performance_window batches."
     )
     performance_window: int = Field(default=1, description="Batches over which performance_breaches are counted.")
-    cooldown_batches: int = Field(default=2, description="No retrain within this many batches after the last one.")
+    cooldown_batches: int = Field(
+        default=3,
+        description="No retrain by drift (or new-label volume) within this many batches after the last one "
+        "(chosen by a sweep on NOAA weather: benchmarks/policies.py, README).",
+    )
+    performance_cooldown_batches: int = Field(
+        default=1,
+        description="No retrain by performance decay within this many batches after the last one: decay is direct "
+        "evidence that the model is losing, so it waits less than drift (1: not twice in one batch).",
+    )
     retry_batches: int = Field(
         default=3,
         description="Fire an incident again when the same model still fails this many batches after its "
@@ -202,23 +219,63 @@ class RetrainPolicy(dg.ConfigurableResource):
         description="Retrain once this many labeled rows arrived since the last training set (0: off).",
     )
 
+    # the settings `auto:NAME=VALUE:...` may override in a backtest: the auto policy's own controls
+    AUTO_SETTINGS: ClassVar[tuple[str, ...]] = (
+        "drift_breaches",
+        "drift_window",
+        "performance_breaches",
+        "performance_window",
+        "cooldown_batches",
+        "performance_cooldown_batches",
+        "retry_batches",
+        "budget",
+        "budget_window_batches",
+        "min_new_labels",
+    )
+
     @classmethod
     def parse(cls, text: str) -> "RetrainPolicy":
-        """`auto`, `periodic:K`, `volume:N` or `never`, as `cl replay --policy` takes it."""
-        name, _, arg = text.strip().partition(":")
-        if name in ("auto", "never") and not arg:
-            return cls(mode=name)
-        if name in ("periodic", "volume") and arg.isdigit() and int(arg) > 0:
-            return cls(
-                mode=name, **({"every_batches": int(arg)} if name == "periodic" else {"min_new_labels": int(arg)})
-            )
-        raise ValueError(f"unknown policy '{text}': use auto, periodic:K, volume:N or never (K, N > 0)")
+        """`auto[:NAME=VALUE...]`, `periodic:K`, `volume:N` or `never`, as `cl replay --policy` and
+        `cl backtest --policies` take it; `auto:cooldown_batches=4:drift_breaches=3` is the auto
+        policy with those controls changed, so a backtest can compare settings of the same policy."""
+        name, *args = text.strip().split(":")
+        usage = (
+            f"unknown policy '{text}': use auto[:NAME=VALUE...], periodic:K, volume:N or never (K, N > 0; "
+            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0)"
+        )
+        if name == "never" and not args:
+            return cls(mode=RetrainMode.NEVER)
+        if name in ("periodic", "volume"):
+            if len(args) != 1 or not args[0].isdigit() or int(args[0]) < 1:
+                raise ValueError(usage)
+            field = "every_batches" if name == "periodic" else "min_new_labels"
+            return cls(mode=RetrainMode(name), **{field: int(args[0])})
+        if name != "auto":
+            raise ValueError(usage)
+        overrides = {}
+        for arg in args:
+            key, eq, value = arg.partition("=")
+            if not eq or key not in cls.AUTO_SETTINGS or not value.isdigit() or key in overrides:
+                raise ValueError(usage)
+            overrides[key] = int(value)
+        policy = cls(mode=RetrainMode.AUTO, **overrides)
+        policy.alert_policy()  # refuses inconsistent controls (breaches beyond their window) now
+        return policy
 
     @property
     def label(self) -> str:
-        return {"periodic": f"periodic:{self.every_batches}", "volume": f"volume:{self.min_new_labels}"}.get(
-            self.mode, self.mode
-        )
+        """The policy as `parse` reads it: auto names the controls that differ from the defaults."""
+        if self.mode == RetrainMode.PERIODIC:
+            return f"periodic:{self.every_batches}"
+        if self.mode == RetrainMode.VOLUME:
+            return f"volume:{self.min_new_labels}"
+        if self.mode == RetrainMode.NEVER:
+            return "never"
+        fields = type(self).model_fields
+        changed = [
+            f":{key}={getattr(self, key)}" for key in self.AUTO_SETTINGS if getattr(self, key) != fields[key].default
+        ]
+        return "auto" + "".join(changed)
 
     def alert_policy(self) -> AlertPolicy:
         return AlertPolicy(
@@ -227,6 +284,7 @@ class RetrainPolicy(dg.ConfigurableResource):
                 "performance_check": (self.performance_breaches, self.performance_window),
             },
             cooldown_batches=self.cooldown_batches,
+            cooldowns={"performance_check": self.performance_cooldown_batches},
             retry_batches=self.retry_batches,
             budget=self.budget,
             budget_window_batches=self.budget_window_batches,

@@ -9,7 +9,9 @@ in order. A check *fires* only when
   once per model (failures against an earlier model do not count towards M of N either);
   if the same model is still failing `retry_batches` after its incident fired (the retrain's
   candidate was not promoted), the incident fires again,
-- no retrain was launched within the last `cooldown_batches` monitored batches, and
+- no retrain was launched within the last `cooldown_batches` monitored batches (a check may
+  have its own cooldown in `cooldowns`: a performance decay, direct evidence that the model
+  is losing, waits less than a drift, which may not matter to the model), and
 - fewer than `budget` retrains were *triggered* within the last `budget_window_batches`
   (scheduled or manual retrains count for the cooldown, not for the budget: they are planned).
 
@@ -30,7 +32,10 @@ class AlertPolicy:
     m_of_n: dict[str, tuple[int, int]] = field(
         default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1)}
     )
-    cooldown_batches: int = 2
+    # a performance decay is direct evidence that the model is losing, so it waits less after a
+    # retrain than a drift, which may not matter to the model (RetrainPolicy's defaults)
+    cooldown_batches: int = 3
+    cooldowns: dict[str, int] = field(default_factory=lambda: {"performance_check": 1})  # check -> its own
     retry_batches: int = 3  # 0: never retry an unanswered incident
     budget: int = 6
     budget_window_batches: int = 12
@@ -39,11 +44,16 @@ class AlertPolicy:
         for check, (m, n) in self.m_of_n.items():
             if not 1 <= m <= n:
                 raise ValueError(f"{check}: M of N needs 1 <= M <= N, got {m} of {n}")
-        if min(self.cooldown_batches, self.retry_batches, self.budget, self.budget_window_batches) < 0:
+        numbers = [self.cooldown_batches, *self.cooldowns.values(), self.retry_batches, self.budget]
+        if min(*numbers, self.budget_window_batches) < 0:
             raise ValueError("cooldown, budget and budget window cannot be negative")
 
     def window(self, check: str) -> tuple[int, int]:
         return tuple(self.m_of_n.get(check, (1, 1)))
+
+    def cooldown(self, check: str | None = None) -> int:
+        """Monitored batches after a retrain in which `check` (None: any other trigger) cannot fire."""
+        return self.cooldowns.get(check, self.cooldown_batches) if check else self.cooldown_batches
 
 
 @dataclass(frozen=True)
@@ -119,17 +129,9 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
     failures = sum(recent)
     if failures < needed:
         return held("m_of_n", f"{failures} of the last {len(recent)} evaluations failed; {needed} of {window} needed")
-    since = state.clock - state.retrain_clocks[-1] if state.retrain_clocks else None
-    if since is not None and since < policy.cooldown_batches:
-        return held(
-            "cooldown", f"a retrain started {since} batch(es) ago; cooldown is {policy.cooldown_batches} batches"
-        )
-    spent = sum(1 for c in state.triggered_clocks if state.clock - c < policy.budget_window_batches)
-    if spent >= policy.budget:
-        return held(
-            "budget",
-            f"{spent} retrains in the last {policy.budget_window_batches} batches; the budget is {policy.budget}",
-        )
+    limit = limited(state, policy, evaluation.check)
+    if limit:
+        return held(*limit)
     again = ""
     if retry:
         first = state.open_incidents[evaluation.check][0]
@@ -144,11 +146,14 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
     )
 
 
-def limited(state: AlertState, policy: AlertPolicy) -> tuple[str, str] | None:
-    """(rule, reason) when cooldown or budget forbid a retrain now; None when one may start."""
+def limited(state: AlertState, policy: AlertPolicy, check: str | None = None) -> tuple[str, str] | None:
+    """(rule, reason) when cooldown or budget forbid a retrain by `check` (None: another
+    trigger, such as new-label volume) now; None when one may start."""
     since = state.clock - state.retrain_clocks[-1] if state.retrain_clocks else None
-    if since is not None and since < policy.cooldown_batches:
-        return "cooldown", f"a retrain started {since} batch(es) ago; cooldown is {policy.cooldown_batches} batches"
+    cooldown = policy.cooldown(check)
+    if since is not None and since < cooldown:
+        whose = f"{check}'s cooldown" if check in policy.cooldowns else "cooldown"
+        return "cooldown", f"a retrain started {since} batch(es) ago; {whose} is {cooldown} batches"
     spent = sum(1 for c in state.triggered_clocks if state.clock - c < policy.budget_window_batches)
     if spent >= policy.budget:
         return (

@@ -25,9 +25,10 @@ def _fmt(value) -> str:
 
 
 def table(results: dict[str, dict]) -> str:
-    head = f"{'policy':<14} {'mean accuracy':>14} {'mean ROC AUC':>13} {'retrains':>9}"
+    width = max([14, *map(len, results)])  # `auto:NAME=VALUE` labels are long
+    head = f"{'policy':<{width}} {'mean accuracy':>14} {'mean ROC AUC':>13} {'retrains':>9}"
     rows = [
-        f"{name:<14} {_fmt(r['mean_accuracy']):>14} {_fmt(r['mean_roc_auc']):>13} {r['retrains']:>9}"
+        f"{name:<{width}} {_fmt(r['mean_accuracy']):>14} {_fmt(r['mean_roc_auc']):>13} {r['retrains']:>9}"
         for name, r in results.items()
     ]
     return "\n".join([head, "-" * len(head), *rows])

@@ -104,3 +104,40 @@ def test_an_unanswered_incident_is_retried_after_retry_batches():
         "same_incident",
         "fired",
     ]
+
+
+def test_a_check_may_have_its_own_shorter_cooldown():
+    state = AlertState()
+    policy = AlertPolicy(
+        m_of_n={"drift_check": (1, 1), "performance_check": (1, 1)},
+        cooldown_batches=3,
+        cooldowns={"performance_check": 1},
+    )
+    ids = iter(range(100))
+
+    def batch(b: int, version: int) -> list[str]:
+        """Both checks fail on batch b against model `version`; a fired one launches a retrain."""
+        rules = []
+        for check in ("drift_check", "performance_check"):
+            verdict = observe(state, policy, Evaluation(next(ids), check, f"b{b}", True, model_version=version))
+            if verdict.fired:
+                state.retrain_launched()
+            rules.append(verdict.rule if not verdict.fired else "fired")
+        return rules
+
+    assert batch(0, 1) == ["fired", "cooldown"]  # nothing fires twice in the batch of a retrain
+    held = observe(state, policy, Evaluation(next(ids), "drift_check", "b1", True, model_version=2))
+    assert held.rule == "cooldown" and "cooldown is 3 batches" in held.reason
+    decay = observe(state, policy, Evaluation(next(ids), "performance_check", "b1", True, model_version=2))
+    assert decay.fired  # the new model decays too: its cooldown of 1 batch is over
+    state.retrain_launched()
+    assert batch(2, 3) == ["cooldown", "fired"]  # and its successor: drift still waits its 3 batches
+
+
+def test_without_its_own_cooldown_a_check_waits_the_common_one():
+    policy = AlertPolicy(cooldown_batches=3, cooldowns={})
+    assert policy.cooldown("performance_check") == policy.cooldown("drift_check") == policy.cooldown() == 3
+    defaults = AlertPolicy()  # as RetrainPolicy's: a decay waits 1 batch, a drift longer
+    assert defaults.cooldown("performance_check") == 1 < defaults.cooldown("drift_check") == defaults.cooldown()
+    with pytest.raises(ValueError, match="negative"):
+        AlertPolicy(cooldowns={"performance_check": -1})

@@ -41,7 +41,11 @@ class ChampionConfig(dg.Config):
         "`version`, a challenger awaiting approval; ROLLBACK: restore `version` (0: the champion before the "
         "current one); CANARY: conclude the running canary by its verdict.",
     )
-    version: int = Field(default=0, description="approve / rollback: the model version.")
+    version: int = Field(
+        default=0,
+        description="approve: the model version; rollback: the version to restore (0: the newest earlier "
+        "champion that was not itself rolled back).",
+    )
     reason: str = Field(default="", description="approve / rollback: why (required; recorded).")
     by: str = Field(default="", description="Who decides (defaults to the run's user tag).")
 
@@ -149,9 +153,15 @@ def _rollback(con, config: ChampionConfig, champion: dict | None) -> Decision:
     if champion is None:
         raise dg.Failure("rollback: there is no champion yet")
     current_version = int(champion["model_version"])
-    version = config.version or champion["previous_version"]
+    version = config.version
     if not version:
-        raise dg.Failure(f"rollback: version {current_version} is the first champion; there is none before it")
+        target = fetch_one(con, query("rollback_target"), {"current": current_version})
+        if target is None:
+            raise dg.Failure(
+                f"rollback: no earlier champion to restore before version {current_version} (every other one "
+                "was rolled back, or there is none); name one with `version` (cl rollback --to)"
+            )
+        version = target["model_version"]
     version = int(version)
     if version == current_version:
         raise dg.Failure(f"rollback: version {version} is the current champion")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cl_assets.defs.jobs import retrain_job, retrain_request
-from cl_assets.defs.resources import RetrainPolicy
+from cl_assets.defs.resources import RetrainMode, RetrainPolicy
 from cl_assets.lib import alerting, triggers
 
 SENSOR = "retrain_sensor"
@@ -138,8 +138,8 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
         "The trigger policy. Watches every evaluation of drift_check and performance_check and "
         "launches retrain_job when one fires under the RetrainPolicy's alert-fatigue controls: "
         "M of the last N batches failed (per check), once per incident (a drift that persists "
-        "triggers once; the next pass ends the incident), not within the cooldown after a "
-        "retrain, within the retrain budget, and not while a canary runs (its verdict decides first). "
+        "triggers once; the next pass ends the incident), not within its check's cooldown after a "
+        "retrain (longer for drift than for a performance decay), within the retrain budget, and not while a canary runs (its verdict decides first). "
         "A failure that does not fire is recorded as a "
         "'held' observation on retrain_trigger, naming the rule. Also retrains when enough new "
         "labels arrived (min_new_labels), and trains the first model ('bootstrap') once labels "
@@ -155,7 +155,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         cursor = {"after": _latest_check_id(instance), "runs_after": datetime.now(UTC).timestamp(), "state": None}
     else:
         cursor = json.loads(context.cursor)
-    if retrain_policy.mode != "auto":
+    if retrain_policy.mode != RetrainMode.AUTO:
         return _fixed_policy(instance, retrain_policy, cursor)
     seen = set(cursor.get("seen", []))
     state = alerting.AlertState.from_dict(cursor["state"])
@@ -236,16 +236,19 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
         reason = "no labels yet for the first model"
     else:
         rows, batches = _new_labels(instance)
-        due = {"periodic": (batches, policy.every_batches), "volume": (rows, policy.min_new_labels)}.get(policy.mode)
+        due = {
+            RetrainMode.PERIODIC: (batches, policy.every_batches),
+            RetrainMode.VOLUME: (rows, policy.min_new_labels),
+        }.get(policy.mode)
         reason = f"policy '{policy.label}': no retrain but the first model"
         if due is not None:
             count, threshold = due
-            unit = "labeled batches" if policy.mode == "periodic" else "labeled rows"
+            unit = "labeled batches" if policy.mode == RetrainMode.PERIODIC else "labeled rows"
             reason = f"policy '{policy.label}': {count} {unit} since the last training set"
             if count >= threshold:
                 request = _on_labels(
                     instance,
-                    policy.mode,
+                    policy.mode.value,
                     f"{reason} (every {threshold})",
                     {"new_labeled_" + unit.split()[1]: count, "threshold": threshold},
                 )
