@@ -122,9 +122,17 @@ def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
     assert chain["decisions"][-1]["by"] == "cy"
 
 
-def newest_canary(paths: StatePaths) -> dict:
-    """The last canary started (a newer passing candidate replaces a running canary)."""
-    return sql(paths, "select * from promotions where action = 'canary_started' order by decided_at desc")[0]
+def concluded_canary(paths: StatePaths) -> dict:
+    """The newest canary that reached a verdict (a newer passing candidate replaces a running
+    canary, and one started near the end of the replay is still running when it stops)."""
+    concluded = sql(
+        paths,
+        "select s.* from promotions s join promotions v on v.model_version = s.model_version "
+        "and v.action in ('canary_promoted', 'canary_rolled_back') "
+        "where s.action = 'canary_started' order by s.decided_at desc",
+    )
+    assert concluded, f"no canary reached a verdict: {actions(paths)}"
+    return concluded[0]
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +150,7 @@ def canary(tmp_path_factory) -> StatePaths:
 
 
 def test_a_canary_scores_its_share_beside_the_champion(canary):
-    started = newest_canary(canary)
+    started = concluded_canary(canary)
     rows = sql(
         canary,
         "select s.*, p.score from canary_scores s join predictions p using (batch_id, entity_id) where s.canary_id = ?",
@@ -161,7 +169,7 @@ def test_a_canary_scores_its_share_beside_the_champion(canary):
 
 
 def test_a_canary_verdict_is_acted_on_by_the_sensor_with_its_evidence(canary):
-    started = newest_canary(canary)
+    started = concluded_canary(canary)
     concluded = sql(
         canary,
         "select * from promotions where action in ('canary_promoted', 'canary_rolled_back') and model_version = ?",
