@@ -171,6 +171,9 @@ class MonitoringPolicy(dg.ConfigurableResource):
         )
 
 
+_ALERTS = AlertPolicy()  # the default alert-fatigue controls
+
+
 class RetrainMode(StrEnum):
     AUTO = "auto"
     PERIODIC = "periodic"
@@ -191,29 +194,43 @@ class RetrainPolicy(dg.ConfigurableResource):
     mode: RetrainMode = Field(default=RetrainMode.AUTO, description="auto | periodic | volume | never.")
     every_batches: int = Field(default=0, description="periodic: retrain once this many labeled batches arrived.")
 
-    drift_breaches: int = Field(default=2, description="Drift must fail this many of the last drift_window batches.")
-    drift_window: int = Field(default=3, description="Batches over which drift_breaches are counted.")
-    performance_breaches: int = Field(
-        default=1, description="Performance decay must fail this many of the last performance_window batches."
+    # the controls' defaults are lib.alerting's, so the state machine and the resource agree
+    drift_breaches: int = Field(
+        default=_ALERTS.window("drift_check")[0],
+        description="Drift must fail this many of the last drift_window batches.",
     )
-    performance_window: int = Field(default=1, description="Batches over which performance_breaches are counted.")
+    drift_window: int = Field(
+        default=_ALERTS.window("drift_check")[1], description="Batches over which drift_breaches are counted."
+    )
+    performance_breaches: int = Field(
+        default=_ALERTS.window("performance_check")[0],
+        description="Performance decay must fail this many of the last performance_window batches.",
+    )
+    performance_window: int = Field(
+        default=_ALERTS.window("performance_check")[1],
+        description="Batches over which performance_breaches are counted.",
+    )
     cooldown_batches: int = Field(
-        default=3,
+        default=_ALERTS.cooldown_batches,
         description="No retrain by drift (or new-label volume) within this many batches after the last one "
         "(chosen by a sweep on NOAA weather: benchmarks/policies.py, README).",
     )
     performance_cooldown_batches: int = Field(
-        default=1,
+        default=_ALERTS.cooldown("performance_check"),
         description="No retrain by performance decay within this many batches after the last one: decay is direct "
         "evidence that the model is losing, so it waits less than drift (1: not twice in one batch).",
     )
     retry_batches: int = Field(
-        default=3,
+        default=_ALERTS.retry_batches,
         description="Fire an incident again when the same model still fails this many batches after its "
         "retrain (the candidate was not promoted); 0: never.",
     )
-    budget: int = Field(default=6, description="At most this many triggered retrains within budget_window_batches.")
-    budget_window_batches: int = Field(default=12, description="The window, in monitored batches, of the budget.")
+    budget: int = Field(
+        default=_ALERTS.budget, description="At most this many triggered retrains within budget_window_batches."
+    )
+    budget_window_batches: int = Field(
+        default=_ALERTS.budget_window_batches, description="The window, in monitored batches, of the budget."
+    )
     min_new_labels: int = Field(
         default=0,
         description="Retrain once this many labeled rows arrived since the last training set (0: off).",

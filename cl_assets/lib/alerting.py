@@ -33,7 +33,7 @@ class AlertPolicy:
         default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1)}
     )
     # a performance decay is direct evidence that the model is losing, so it waits less after a
-    # retrain than a drift, which may not matter to the model (RetrainPolicy's defaults)
+    # retrain than a drift, which may not matter to the model (the defaults of RetrainPolicy, which reads them from here)
     cooldown_batches: int = 3
     cooldowns: dict[str, int] = field(default_factory=lambda: {"performance_check": 1})  # check -> its own
     retry_batches: int = 3  # 0: never retry an unanswered incident
@@ -44,8 +44,8 @@ class AlertPolicy:
         for check, (m, n) in self.m_of_n.items():
             if not 1 <= m <= n:
                 raise ValueError(f"{check}: M of N needs 1 <= M <= N, got {m} of {n}")
-        numbers = [self.cooldown_batches, *self.cooldowns.values(), self.retry_batches, self.budget]
-        if min(*numbers, self.budget_window_batches) < 0:
+        controls = [self.cooldown_batches, *self.cooldowns.values(), self.retry_batches, self.budget]
+        if min(controls + [self.budget_window_batches]) < 0:
             raise ValueError("cooldown, budget and budget window cannot be negative")
 
     def window(self, check: str) -> tuple[int, int]:
