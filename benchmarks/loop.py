@@ -7,7 +7,9 @@ batch 0. Then, timed:
 
 1. ingest_batch_job for batch 2 (`--rows` rows): validate (raw_batches: the data contract and
    every GX expectation, stored), features (the SQL models), score (predictions with the
-   champion), drift (drift_metrics, its check, and the drift report);
+   champion), drift (drift_metrics, its check, and the drift report), refit (refit_impact and
+   refit_check: the champion's parameters fitted on its own training batch and on the newest
+   labeled batches, both scoring batch 2);
 2. its labels arrive; retrain_job with `--trials` hyperopt trials: compose (the trigger record
    and the training set: the newest labeled batches), tune (candidate_model: the search, the
    final fit, MLflow logging and registration), evaluate (evaluation_report and the gate),
@@ -48,6 +50,7 @@ STAGES = {
     "features": ["stg_batches", "batch_features"],
     "score": ["predictions"],
     "drift": ["drift_metrics", "drift_metrics_drift_check", "drift_report"],
+    "refit": ["refit_impact", "refit_impact_refit_check"],
     "compose": ["retrain_trigger", "training_set"],
     "tune": ["candidate_model"],
     "evaluate": ["evaluation_report", "evaluation_report_promotion_gate"],

@@ -222,6 +222,9 @@ def backtest(args: argparse.Namespace) -> None:
         sys.exit(f"a policy is named twice: {', '.join(labels)}")
     if args.jobs < 1:
         sys.exit("--jobs must be at least 1")
+    baseline = args.baseline if args.baseline is not None else ("periodic:1" if "periodic:1" in labels else "")
+    if baseline and baseline not in labels:
+        sys.exit(f"--baseline {baseline} is not among the policies: {', '.join(labels)}")
     root = StatePaths.resolve(args.home).home / "backtest"
     spec, batches, suite = _replay_batches(args)
     work = {
@@ -243,6 +246,8 @@ def backtest(args: argparse.Namespace) -> None:
                 done[futures[future]] = future.result()
                 _print_done(futures[future], done[futures[future]])
     results = {label: done[label] for label in work}
+    if baseline:
+        results = lib.compare(results, baseline)
     print()
     print(lib.table(results))
     plot = Path(args.plot) if args.plot else root / "backtest.png"
@@ -450,6 +455,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--report", help="write {'policies': {...}} as JSON to this file")
     p.add_argument("--plot", help="PNG of accuracy over batches per policy (default <home>/backtest/backtest.png)")
+    p.add_argument(
+        "--baseline",
+        help="compare every policy with this one, batch by batch: the accuracy gap in points with its 95%% "
+        "interval, and the share of its retrains (default: periodic:1 when it runs; '' for none)",
+    )
     p.add_argument(
         "--jobs",
         type=int,

@@ -58,6 +58,21 @@ def test_auto_stays_within_half_a_point_of_retraining_every_batch_at_well_under_
     assert kinds[0] == "bootstrap" and any("performance_check" in k for k in kinds[1:]), kinds
 
 
+def test_every_policy_is_compared_with_periodic_1_batch_by_batch(backtest):
+    _, report, _ = backtest
+    every = report["policies"]["periodic:1"]
+    for name, result in report["policies"].items():
+        v = result["vs_baseline"]
+        assert v["baseline"] == "periodic:1" and v["batches"] == ROWS // BATCH_ROWS - 1  # batch 0 is not scored
+        gaps = [a - b for a, b in zip(result["accuracy"], every["accuracy"], strict=True) if a is not None]
+        assert v["accuracy_gap_points"] == pytest.approx(100 * sum(gaps) / len(gaps))
+        low, high = v["ci95_points"]
+        assert low <= v["accuracy_gap_points"] <= high
+        assert v["retrain_share"] == pytest.approx(result["retrains"] / every["retrains"])
+        if name != "periodic:1":
+            assert high - low > 0
+
+
 def test_periodic_and_volume_retrain_on_their_counts_only(backtest):
     home, report, _ = backtest
     for policy, kind, key, threshold in (

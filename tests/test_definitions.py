@@ -21,6 +21,7 @@ ASSET_KEYS = [
     "predictions",
     "raw_batches",
     "reference_profile",
+    "refit_impact",
     "retrain_trigger",
     "stg_batches",
     "training_set",
@@ -79,6 +80,7 @@ CHECK_KEYS = [
     "raw_batches:tenure_months_in_range",
     "raw_batches:tenure_months_not_null",
     "raw_batches:tenure_months_type",
+    "refit_impact:refit_check",
 ]
 
 
@@ -139,7 +141,7 @@ def test_error_expectations_block_and_warnings_do_not(repo):
     }
     warnings = {f"raw_batches:{c}_in_allowed_set" for c in ("region", "channel", "plan")}
     warnings.add("evaluation_report:holdout_rows_per_slice_at_least")
-    fixed = {"drift_metrics:drift_check", "batch_performance:performance_check"}
+    fixed = {"drift_metrics:drift_check", "batch_performance:performance_check", "refit_impact:refit_check"}
     assert blocking == set(CHECK_KEYS) - warnings - fixed
     assert "evaluation_report:promotion_gate" in blocking and "raw_batches:file_is_readable" in blocking
 

@@ -7,9 +7,18 @@ from cl_assets.lib import triggers
 ingest_batch_job = dg.define_asset_job(
     "ingest_batch_job",
     selection=dg.AssetSelection.assets(
-        "raw_batches", "stg_batches", "batch_features", "predictions", "drift_metrics", "drift_report"
+        "raw_batches",
+        "stg_batches",
+        "batch_features",
+        "predictions",
+        "drift_metrics",
+        "drift_report",
+        "refit_impact",
     ),
-    description="One landed batch: store it, validate it, build its features, score it with the champion, measure and report drift.",
+    description=(
+        "One landed batch: store it, validate it, build its features, score it with the champion, measure and "
+        "report drift, and measure what a refit on the newest labels would change."
+    ),
 )
 
 ingest_labels_job = dg.define_asset_job(

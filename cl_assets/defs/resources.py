@@ -144,6 +144,16 @@ class MonitoringPolicy(dg.ConfigurableResource):
     max_auc_drop: float = Field(
         default=0.05, description="Realized ROC AUC may fall this far below the champion's holdout ROC AUC."
     )
+    refit_window_batches: int = Field(
+        default=4,
+        description="refit_impact: the champion's parameters are refitted on this many of the newest labeled "
+        "batches (keep it equal to the training set's window_batches).",
+    )
+    min_refit_gain: float = Field(
+        default=0.025,
+        description="refit_check fails when a refit on the newest labels is expected to add at least this much "
+        "accuracy on a new batch (0.025: 2.5 points), estimated before its labels exist (lib/refit.py).",
+    )
     band_z: float = Field(
         default=1.96,
         description="Width, in standard errors, of the uncertainty band around the champion's reference "
@@ -197,18 +207,30 @@ class RetrainPolicy(dg.ConfigurableResource):
     # the controls' defaults are lib.alerting's, so the state machine and the resource agree
     drift_breaches: int = Field(
         default=_ALERTS.window("drift_check")[0],
-        description="Drift must fail this many of the last drift_window batches.",
+        description="Drift must fail this many of the last drift_window batches (0: it alerts, never triggers).",
     )
     drift_window: int = Field(
         default=_ALERTS.window("drift_check")[1], description="Batches over which drift_breaches are counted."
     )
     performance_breaches: int = Field(
         default=_ALERTS.window("performance_check")[0],
-        description="Performance decay must fail this many of the last performance_window batches.",
+        description="Performance decay must fail this many of the last performance_window batches (0: off).",
     )
     performance_window: int = Field(
         default=_ALERTS.window("performance_check")[1],
         description="Batches over which performance_breaches are counted.",
+    )
+    refit_breaches: int = Field(
+        default=_ALERTS.window("refit_check")[0],
+        description="refit_check must fail this many of the last refit_window batches (0: it alerts, never triggers).",
+    )
+    refit_window: int = Field(
+        default=_ALERTS.window("refit_check")[1], description="Batches over which refit_breaches are counted."
+    )
+    refit_cooldown_batches: int = Field(
+        default=_ALERTS.cooldown("refit_check"),
+        description="No retrain by refit_check within this many batches after the last one: right after a retrain "
+        "the refit and the champion learned the same rows, so the check itself keeps quiet.",
     )
     cooldown_batches: int = Field(
         default=_ALERTS.cooldown_batches,
@@ -244,6 +266,9 @@ class RetrainPolicy(dg.ConfigurableResource):
         "performance_window",
         "cooldown_batches",
         "performance_cooldown_batches",
+        "refit_breaches",
+        "refit_window",
+        "refit_cooldown_batches",
         "retry_batches",
         "budget",
         "budget_window_batches",
@@ -299,9 +324,13 @@ class RetrainPolicy(dg.ConfigurableResource):
             m_of_n={
                 "drift_check": (self.drift_breaches, self.drift_window),
                 "performance_check": (self.performance_breaches, self.performance_window),
+                "refit_check": (self.refit_breaches, self.refit_window),
             },
             cooldown_batches=self.cooldown_batches,
-            cooldowns={"performance_check": self.performance_cooldown_batches},
+            cooldowns={
+                "performance_check": self.performance_cooldown_batches,
+                "refit_check": self.refit_cooldown_batches,
+            },
             retry_batches=self.retry_batches,
             budget=self.budget,
             budget_window_batches=self.budget_window_batches,

@@ -3,7 +3,8 @@
 The retrain sensor feeds every evaluation of a watched check (passed or failed) to `observe`,
 in order. A check *fires* only when
 
-- at least M of its last N evaluations failed (`m_of_n`, per check),
+- at least M of its last N evaluations failed (`m_of_n`, per check; M = 0 makes a check an
+  alert that never triggers: its failures are held, with the rule `not_a_trigger`),
 - it has not fired already in the same incident: an incident opens with a failure and closes
   with the next pass or when another model takes over, so a drift that persists triggers
   once per model (failures against an earlier model do not count towards M of N either);
@@ -30,20 +31,22 @@ class AlertPolicy:
     # drift must show on 2 of 3 batches (one noisy batch is no incident); a performance
     # decay acts at once, because the model is already losing accuracy
     m_of_n: dict[str, tuple[int, int]] = field(
-        default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1)}
+        default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1), "refit_check": (0, 1)}
     )
     # a performance decay is direct evidence that the model is losing, so it waits less after a
     # retrain than a drift, which may not matter to the model (the defaults of RetrainPolicy, which reads them from here)
     cooldown_batches: int = 3
-    cooldowns: dict[str, int] = field(default_factory=lambda: {"performance_check": 1})  # check -> its own
+    cooldowns: dict[str, int] = field(
+        default_factory=lambda: {"performance_check": 1, "refit_check": 1}
+    )  # check -> its own
     retry_batches: int = 3  # 0: never retry an unanswered incident
     budget: int = 6
     budget_window_batches: int = 12
 
     def __post_init__(self):
         for check, (m, n) in self.m_of_n.items():
-            if not 1 <= m <= n:
-                raise ValueError(f"{check}: M of N needs 1 <= M <= N, got {m} of {n}")
+            if not 0 <= m <= n or n < 1:
+                raise ValueError(f"{check}: M of N needs 0 <= M <= N and N >= 1, got {m} of {n}")
         controls = [self.cooldown_batches, *self.cooldowns.values(), self.retry_batches, self.budget]
         if min(controls + [self.budget_window_batches]) < 0:
             raise ValueError("cooldown, budget and budget window cannot be negative")
@@ -119,6 +122,8 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
     def held(rule: str, reason: str) -> Verdict:
         return Verdict(evaluation, False, rule, f"{evaluation.check} failed on batch '{evaluation.batch_id}'; {reason}")
 
+    if needed == 0:
+        return held("not_a_trigger", "this check alerts but does not trigger retrains (0 breaches needed: off)")
     retry = False
     if evaluation.check in state.open_incidents:
         first, fired_at = state.open_incidents[evaluation.check]

@@ -360,3 +360,21 @@ alter table gate_decisions add column if not exists plot_png blob;
 -- gain its weight and copy columns (every earlier row weighed 1 and was an original).
 alter table if exists training_sets add column if not exists weight double default 1.0;
 alter table if exists training_sets add column if not exists copy bigint default 0;
+
+-- Would a retrain now change anything? The champion's recipe refitted on the newest labels,
+-- against the champion on a newly scored batch: decision flips and score change, per slice.
+create table if not exists refit_impact (
+    batch_id varchar,
+    model_version integer,
+    slice varchar,
+    rows bigint,
+    disagreement double,
+    expected_gain double,
+    mean_abs_change double,
+    champion_positive_rate double,
+    refit_positive_rate double,
+    refit_rows bigint,
+    refit_batches json,
+    seconds double,
+    computed_at timestamp
+);

@@ -141,3 +141,10 @@ def test_without_its_own_cooldown_a_check_waits_the_common_one():
     assert defaults.cooldown("performance_check") == 1 < defaults.cooldown("drift_check") == defaults.cooldown()
     with pytest.raises(ValueError, match="negative"):
         AlertPolicy(cooldowns={"performance_check": -1})
+
+
+def test_a_check_that_needs_zero_breaches_alerts_but_never_triggers():
+    policy = AlertPolicy(m_of_n={"drift_check": (0, 1)}, cooldown_batches=0)
+    assert run("F.FF", policy) == ["not_a_trigger", "", "not_a_trigger", "not_a_trigger"]
+    with pytest.raises(ValueError, match="N >= 1"):
+        AlertPolicy(m_of_n={"drift_check": (0, 0)})

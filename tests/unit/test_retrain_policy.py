@@ -53,7 +53,7 @@ def test_the_label_names_only_the_controls_that_differ_from_the_defaults():
         ("auto:every_batches=2", "unknown policy"),  # not an auto control
         ("auto:budget=-1", "VALUE a whole number"),
         ("auto:budget=1:budget=2", "unknown policy"),
-        ("auto:drift_breaches=4", "drift_check: M of N needs 1 <= M <= N, got 4 of 3"),
+        ("auto:drift_breaches=4", "drift_check: M of N needs 0 <= M <= N and N >= 1, got 4 of 3"),
     ],
 )
 def test_bad_policies_are_refused_with_the_spelling_that_works(text, message):

@@ -11,7 +11,7 @@ from cl_assets.defs.deployment.assets import predictions, reference_profile
 from cl_assets.defs.deployment.promotion import canary_state
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
-from cl_assets.lib import concept, drift, markdown, modeling, reference
+from cl_assets.lib import concept, drift, markdown, modeling, reference, refit
 from cl_assets.lib import drift_report as drift_report_lib
 from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows
 
@@ -116,6 +116,89 @@ def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
             "batch_id": batch_id,
             "drifted": drifted,
             "report": dg.MetadataValue.md(f"{text}\n\n![drift of {batch_id}](data:image/png;base64,{image})"),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=batches,
+    deps=["batch_features", predictions],
+    group_name="monitoring",
+    kinds={"duckdb", "xgboost"},
+    pool="duckdb",
+)
+def refit_impact(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, monitoring_policy: MonitoringPolicy
+) -> dg.MaterializeResult:
+    """Would a retrain now change anything? The champion's parameters (no search) fitted twice: on
+    the batches the champion learned from, and on the newest `refit_window_batches` labeled
+    batches. Both score this batch: the share of rows whose decision flips between them, the
+    accuracy a retrain is expected to add (each flip weighs |2p - 1| of the newer fit's score p),
+    and the mean score change, overall and per slice (`refit_impact`). The two fits differ only in their
+    data, so this is what the newest labels teach; the batch's own labels do not exist yet, so it
+    looks ahead at the data being served. No labels newer than the champion's training set:
+    nothing is fitted (a retrain would learn what the champion knows)."""
+    batch_id = context.partition_key
+    spec = dataset.spec()
+    window = monitoring_policy.refit_window_batches
+    with warehouse.connect(read_only=True) as con:
+        scored = fetch_df(
+            con,
+            "select f.*, p.score, p.model_version from batch_features f join predictions p using (batch_id, entity_id) "
+            "where batch_id = ? order by f.entity_id",
+            [batch_id],
+        )
+        if scored.empty:
+            raise dg.Failure(f"batch '{batch_id}': not scored by a champion, so there is nothing to compare with")
+        version = int(scored["model_version"].iloc[0])
+        recipe = fetch_one(con, query("champion_recipe"), [version])
+        labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0})
+    labeled = labeled[labeled["batch_id"] != batch_id]
+    learned = set(recipe["batches"]) if recipe else set()
+    newest = labeled[labeled["recency"] <= labeled["recency"].min() + window - 1] if len(labeled) else labeled
+    window_batches = sorted(newest["batch_id"].unique().tolist())
+    newer = sorted(set(window_batches) - learned)
+    base = {"batch_id": batch_id, "model_version": version, "refit_batches": dg.MetadataValue.json(window_batches)}
+    if recipe is None or not newer:
+        why = (
+            f"model version {version} has no recorded parameters (not trained by this loop)"
+            if recipe is None
+            else f"no labels newer than model version {version}'s training set: a retrain would learn what it knows"
+        )
+        frame = refit.compare(scored["score"], scored["score"], scored["slice"]).assign(refit_rows=0, seconds=0.0)
+    else:
+        try:
+            result = refit.refit_and_compare(
+                labeled[labeled["batch_id"].isin(learned)], newest, scored, spec, json.loads(recipe["params"])
+            )
+        except ValueError as exc:
+            raise dg.Failure(f"batch '{batch_id}': cannot refit model version {version}: {exc}") from None
+        frame = result.frame.assign(refit_rows=result.refit_rows, seconds=round(result.seconds, 3))
+        why = (
+            f"model version {version}'s parameters fitted on its own training batches and on the newest "
+            f"{len(window_batches)} ({result.refit_rows} rows, {len(newer)} batches newer than its training set), "
+            f"in {result.seconds:.2f} s"
+        )
+    frame = frame.assign(
+        batch_id=batch_id, model_version=version, refit_batches=json.dumps(window_batches), computed_at=datetime.now()
+    )
+    with warehouse.connect() as con:
+        replace_rows(con, "refit_impact", frame, "batch_id", batch_id)
+    overall = frame[frame["slice"] == modeling.OVERALL].iloc[0]
+    return dg.MaterializeResult(
+        metadata={
+            **base,
+            "newer_batches": dg.MetadataValue.json(newer),
+            "expected_gain": float(overall["expected_gain"]),
+            "disagreement": float(overall["disagreement"]),
+            "mean_abs_change": float(overall["mean_abs_change"]),
+            "refit_rows": int(overall["refit_rows"]),
+            "refit": why,
+            "by_slice": dg.MetadataValue.md(
+                markdown.table(
+                    frame[["slice", "rows", "expected_gain", "disagreement", "mean_abs_change", "refit_positive_rate"]]
+                )
+            ),
         }
     )
 

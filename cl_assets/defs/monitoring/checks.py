@@ -1,10 +1,11 @@
 """Monitoring checks: their failures are what the retrain sensor reacts to."""
 
+import json
 import math
 
 import dagster as dg
 
-from cl_assets.defs.monitoring.assets import batch_performance, drift_metrics
+from cl_assets.defs.monitoring.assets import batch_performance, drift_metrics, refit_impact
 from cl_assets.defs.partitions import run_batch
 from cl_assets.defs.resources import MonitoringPolicy, Warehouse
 from cl_assets.lib import drift, markdown, modeling
@@ -170,5 +171,67 @@ def performance_check(
             "band_z": monitoring_policy.band_z,
             "target_drift": bool(target),
             "failures": dg.MetadataValue.json(failures),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=refit_impact,
+    name="refit_check",
+    description=(
+        "Would a retrain pay? Fails (WARN) when the champion's parameters fitted on the newest labels "
+        "are expected to add at least MonitoringPolicy.min_refit_gain accuracy on this batch over the "
+        "same parameters fitted on the champion's own training batches: over the rows whose decision "
+        "flips, |2p - 1| of the newer fit's score p, divided by the rows (the batch is scored before "
+        "its labels exist, so this looks ahead). Metadata: the expected gain and the share of flips, "
+        "overall and per slice, the mean score change and the batches refitted on. The retrain "
+        "sensor reacts to failures when RetrainPolicy.refit_breaches is above 0."
+    ),
+)
+def refit_check(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, monitoring_policy: MonitoringPolicy
+) -> dg.AssetCheckResult:
+    batch_id = run_batch(context)
+    with warehouse.connect(read_only=True) as con:
+        rows = fetch_df(con, "select * from refit_impact where batch_id = ? order by slice", [batch_id])
+    overall = rows[rows["slice"] == modeling.OVERALL].iloc[0]
+    version, threshold = int(overall["model_version"]), monitoring_policy.min_refit_gain
+    gain, share = float(overall["expected_gain"]), float(overall["disagreement"])
+    slices = rows[rows["slice"] != modeling.OVERALL]
+    evidence = {
+        "model_version": version,
+        "expected_gain": round(gain, 4),
+        "threshold": threshold,
+        "disagreement": round(share, 4),
+        "mean_abs_change": round(float(overall["mean_abs_change"]), 4),
+        "rows": int(overall["rows"]),
+        "refit_rows": int(overall["refit_rows"]),
+        "refit_batches": json.loads(overall["refit_batches"]),
+        "by_slice": {
+            r.slice: {"expected_gain": round(r.expected_gain, 4), "disagreement": round(r.disagreement, 4)}
+            for r in slices.itertuples()
+        },
+    }
+    if not overall["refit_rows"]:
+        verdict = "not refitted: no labels newer than its training set"
+    else:
+        verdict = (
+            f"a refit on the newest labels flips {share:.1%} of the decisions and is expected to add "
+            f"{gain:.2%} accuracy ({'at or above' if gain >= threshold else 'below'} {threshold:.2%})"
+        )
+    return dg.AssetCheckResult(
+        passed=gain < threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"batch '{batch_id}', model version {version}: {verdict}",
+        metadata={
+            "batch_id": batch_id,
+            "model_version": version,
+            "expected_gain": gain,
+            "disagreement": share,
+            "min_refit_gain": threshold,
+            "evidence": dg.MetadataValue.json(evidence),
+            "by_slice": dg.MetadataValue.md(
+                markdown.table(slices[["slice", "rows", "expected_gain", "disagreement", "mean_abs_change"]])
+            ),
         },
     )

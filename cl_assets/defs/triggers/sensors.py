@@ -21,6 +21,7 @@ HISTORY = 500  # label deliveries read when counting new labels
 WATCHED_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("drift_metrics"), "drift_check"),
     dg.AssetCheckKey(dg.AssetKey("batch_performance"), "performance_check"),
+    dg.AssetCheckKey(dg.AssetKey("refit_impact"), "refit_check"),
 )
 GATE = dg.AssetCheckKey(dg.AssetKey("evaluation_report"), "promotion_gate")
 IN_FLIGHT = [
@@ -135,7 +136,8 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "The trigger policy. Watches every evaluation of drift_check and performance_check and "
+        "The trigger policy. Watches every evaluation of drift_check, performance_check and "
+        "refit_check (a trigger only when RetrainPolicy.refit_breaches > 0) and "
         "launches retrain_job when one fires under the RetrainPolicy's alert-fatigue controls: "
         "M of the last N batches failed (per check), once per incident (a drift that persists "
         "triggers once; the next pass ends the incident), not within its check's cooldown after a "
