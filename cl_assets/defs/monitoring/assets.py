@@ -159,20 +159,22 @@ def refit_impact(
     window_batches = sorted(newest["batch_id"].unique().tolist())
     newer = sorted(set(window_batches) - learned)
     base = {"batch_id": batch_id, "model_version": version, "refit_batches": dg.MetadataValue.json(window_batches)}
-    if recipe is None or not newer:
-        why = (
-            f"model version {version} has no recorded parameters (not trained by this loop)"
-            if recipe is None
-            else f"no labels newer than model version {version}'s training set: a retrain would learn what it knows"
-        )
-        frame = refit.compare(scored["score"], scored["score"], scored["slice"]).assign(refit_rows=0, seconds=0.0)
+    result, why = None, None
+    if recipe is None:
+        why = f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
+    elif not newer:
+        why = f"not refitted: no labels newer than model version {version}'s training set (a retrain would learn what it knows)"
     else:
         try:
             result = refit.refit_and_compare(
                 labeled[labeled["batch_id"].isin(learned)], newest, scored, spec, json.loads(recipe["params"])
             )
-        except ValueError as exc:
-            raise dg.Failure(f"batch '{batch_id}': cannot refit model version {version}: {exc}") from None
+        except ValueError as exc:  # e.g. one class only: the batch itself is fine, so the run goes on
+            why = f"not refitted: {exc}"
+            context.log.warning(f"batch '{batch_id}': {why}")
+    if result is None:
+        frame = refit.compare(scored["score"], scored["score"], scored["slice"]).assign(refit_rows=0, seconds=0.0)
+    else:
         frame = result.frame.assign(refit_rows=result.refit_rows, seconds=round(result.seconds, 3))
         why = (
             f"model version {version}'s parameters fitted on its own training batches and on the newest "

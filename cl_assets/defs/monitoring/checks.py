@@ -213,7 +213,7 @@ def refit_check(
         },
     }
     if not overall["refit_rows"]:
-        verdict = "not refitted: no labels newer than its training set"
+        verdict = "not refitted (see refit_impact's metadata): nothing to compare"
     else:
         verdict = (
             f"a refit on the newest labels flips {share:.1%} of the decisions and is expected to add "
