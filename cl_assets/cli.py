@@ -197,6 +197,25 @@ def replay(args: argparse.Namespace) -> None:
     _print_summary(result["summary"], args.report)
 
 
+def _play_job(job: tuple[str, tuple]) -> tuple[str, dict]:
+    """A worker's task: (label, _play_policy's arguments) -> (label, summary)."""
+    label, args = job
+    return label, _play_policy(*args)
+
+
+@contextmanager
+def _terminated_as_exit():
+    """SIGTERM ends this process with SystemExit (143), so `finally` and `with` blocks run: a
+    pool of replay workers is terminated with it instead of running on as orphans."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _play_policy(home: Path, spec, batches, suite: dict, policy: dict) -> dict:
     """One policy's replay in its own state folder (a worker process when policies run side by side)."""
     from cl_assets import playback
@@ -212,7 +231,6 @@ def _play_policy(home: Path, spec, batches, suite: dict, policy: dict) -> dict:
 def backtest(args: argparse.Namespace) -> None:
     """Replay one history under several retrain policies and compare them side by side."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from cl_assets.lib import backtest as lib
 
@@ -240,11 +258,24 @@ def backtest(args: argparse.Namespace) -> None:
             done[label] = _play_policy(*job)
             _print_done(label, done[label])
     else:  # separate state folders, so separate DuckDB files: the replays share no lock
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_play_policy, *job): label for label, job in work.items()}
-            for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                _print_done(futures[future], done[futures[future]])
+        # leaving the pool's block terminates its workers, also on an error, Ctrl-C or SIGTERM
+        with _terminated_as_exit(), multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+            results = pool.imap_unordered(_play_job, list(work.items()))
+            try:
+                while len(done) < len(work):
+                    try:  # a bounded wait: a signal may land on one of the pool's threads, and
+                        # the main thread runs its handler only once it wakes
+                        label, result = results.next(timeout=1.0)
+                    except multiprocessing.TimeoutError:
+                        continue
+                    done[label] = result
+                    _print_done(label, result)
+            except BaseException:
+                # SIGKILL: inside a Dagster run a worker defers SIGTERM and SIGINT to the run's
+                # end (the run fails, and the replay would go on with the next batch)
+                for worker in multiprocessing.active_children():
+                    worker.kill()
+                raise
     results = {label: done[label] for label in work}
     if baseline:
         results = lib.compare(results, baseline)

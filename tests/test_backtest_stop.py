@@ -1,0 +1,53 @@
+"""Stopping `cl backtest` (SIGTERM, as `kill` or a CI timeout sends it) stops its replay workers too."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of a process, from /proc (Linux)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        for child in map(int, text.split()):
+            found |= {child, *_children(child)}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[0] != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def test_sigterm_stops_the_replay_workers(tmp_path):
+    command = [sys.executable, "-m", "cl_assets.cli", "backtest", str(NOAA), "--target", "rain", "--time", "day"]
+    command += ["--batch-rows", "500", "--policies", "periodic:1,never", "--jobs", "2", "--home", str(tmp_path)]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        # both replays have started writing their state folders: the workers are busy
+        while time.monotonic() < deadline and len(list(tmp_path.glob("backtest/*/warehouse.duckdb"))) < 2:
+            workers |= _children(parent.pid)
+            assert parent.poll() is None, "the backtest ended before it could be stopped"
+            time.sleep(0.5)
+        workers |= _children(parent.pid)
+        assert len(workers) >= 2, workers
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=60) == 143
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(map(_alive, workers)):
+            time.sleep(0.5)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
