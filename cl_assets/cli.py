@@ -548,7 +548,11 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=dev)
 
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except KeyboardInterrupt as interrupted:
+        print(f"\nstopped: {interrupted or 'interrupted'}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import dagster as dg
 from croniter import croniter
 
 SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor", "promotion_sensor")
+INTERRUPTED = "DagsterExecutionInterruptedError"
 # Runs' own logs stay in the instance (the UI shows them); the console gets the timeline only.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -38,6 +39,15 @@ def _unpack(result, cursor) -> tuple[list[dg.RunRequest], str | None, list]:
     if isinstance(result, list):
         return [r for r in result if isinstance(r, dg.RunRequest)], cursor, []
     return [], cursor, []  # SkipReason or None
+
+
+def stop_if_interrupted(result: dg.ExecuteInProcessResult) -> None:
+    """Dagster turns Ctrl-C (SIGINT, and SIGTERM) during a run into a failed step and returns;
+    whoever pressed it wants the replay to stop, not to go on with the next run."""
+    for event in result.all_events:
+        error = event.step_failure_data.error if event.is_step_failure else None
+        if error is not None and error.cls_name == INTERRUPTED:
+            raise KeyboardInterrupt(f"interrupted during run {result.run_id} of {result.job_def.name}")
 
 
 class Driver:
@@ -110,6 +120,7 @@ class Driver:
                 run_config=self.logging or None,
                 raise_on_error=False,
             )
+            stop_if_interrupted(run)
             out.append(LaunchedRun(run.run_id, job.name, "automation_sensor", partition, run.success, tags))
         return out
 
@@ -139,4 +150,5 @@ class Driver:
             tags=all_tags,
             raise_on_error=False,
         )
+        stop_if_interrupted(run)
         return LaunchedRun(run.run_id, job_name, launched_by, request.partition_key, run.success, all_tags)

@@ -1,4 +1,5 @@
-"""Stopping `cl backtest` (SIGTERM, as `kill` or a CI timeout sends it) stops its replay workers too."""
+"""Stopping a replay: Ctrl-C during a Dagster run stops `cl demo` (Dagster would fail the run and
+return), and SIGTERM to `cl backtest` (as `kill` or a CI timeout sends it) stops its workers too."""
 
 import signal
 import subprocess
@@ -51,3 +52,24 @@ def test_sigterm_stops_the_replay_workers(tmp_path):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_ctrl_c_during_a_run_stops_the_demo(tmp_path):
+    command = [sys.executable, "-m", "cl_assets.cli", "demo", "--home", str(tmp_path), "--batches", "8"]
+    demo = subprocess.Popen(command + ["--rows", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in demo.stderr:  # the first model's search has begun: its retrain run is in progress
+            seen.append(line)
+            if "tuning: trial 1 of" in line:
+                break
+        assert demo.poll() is None, seen
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130, (out, err)
+    assert "stopped: interrupted during run" in err and "retrain_job" in err
+    assert sum(line.startswith("batch_") for line in out.splitlines()) < 8
