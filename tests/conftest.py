@@ -31,6 +31,17 @@ class LoopRun:
             return warehouse.fetch_records(con, text, params)
 
 
+def play_quietly(
+    tmp_path_factory, name: str, batches: int, rows: int, seed: int, story: scenario.Story = scenario.STORY, **settings
+) -> StatePaths:
+    """A fresh state folder with `batches` of the built-in stream played through the loop, its
+    console lines dropped; `settings` are play's `policy` and `promotion`."""
+    paths = StatePaths.resolve(tmp_path_factory.mktemp(name))
+    stream = playback.scenario_batches(batches, rows, seed=seed, story=story)
+    playback.play(paths, scenario.spec(), stream, echo=lambda _line: None, **settings)
+    return paths
+
+
 @pytest.fixture(scope="session")
 def story_run(tmp_path_factory) -> LoopRun:
     home = tmp_path_factory.mktemp("story")

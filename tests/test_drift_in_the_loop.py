@@ -9,8 +9,7 @@ import pytest
 from cl_assets import cli, playback
 from cl_assets.defs import build_defs
 from cl_assets.lib import drift, scenario
-from cl_assets.settings import StatePaths
-from tests.conftest import SHORT_ROWS, LoopRun
+from tests.conftest import SHORT_ROWS, LoopRun, play_quietly
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -100,17 +99,8 @@ def test_concept_drift_is_judged_against_an_uncertainty_band(story_run: LoopRun)
 def drifted_home(tmp_path_factory):
     """A short loop that ends two batches into the covariate shift, under the `never` policy
     (no retrain moves the reference), so the last batches drift against the first champion."""
-    home = tmp_path_factory.mktemp("accept")
-    paths = StatePaths.resolve(home)
     story = scenario.Story(covariate_shift=4, new_category=50, label_prior=50, concept_drift=50)
-    playback.play(
-        paths,
-        scenario.spec(),
-        playback.scenario_batches(7, SHORT_ROWS // 2, seed=3, story=story),
-        echo=lambda _line: None,
-        policy={"mode": "never"},
-    )
-    return paths
+    return play_quietly(tmp_path_factory, "accept", 7, SHORT_ROWS // 2, seed=3, story=story, policy={"mode": "never"})
 
 
 def _redo_drift(paths, batch_id: str) -> None:

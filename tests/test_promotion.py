@@ -10,6 +10,7 @@ from cl_assets import cli, playback
 from cl_assets.defs import build_defs
 from cl_assets.lib import modeling, promotion, registry, scenario, warehouse
 from cl_assets.settings import StatePaths
+from tests.conftest import play_quietly
 
 
 def sql(paths: StatePaths, text: str, params: list | None = None) -> list[dict]:
@@ -28,15 +29,7 @@ def actions(paths: StatePaths) -> list[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory) -> StatePaths:
-    paths = StatePaths.resolve(tmp_path_factory.mktemp("manual"))
-    playback.play(
-        paths,
-        scenario.spec(),
-        playback.scenario_batches(4, 600, seed=3),
-        echo=lambda _line: None,
-        promotion={"mode": "manual"},
-    )
-    return paths
+    return play_quietly(tmp_path_factory, "manual", 4, 600, seed=3, promotion={"mode": "manual"})
 
 
 def test_under_manual_mode_a_passing_first_model_waits_and_nothing_is_scored(manual):
@@ -137,16 +130,9 @@ def concluded_canary(paths: StatePaths) -> dict:
 
 @pytest.fixture(scope="module")
 def canary(tmp_path_factory) -> StatePaths:
-    paths = StatePaths.resolve(tmp_path_factory.mktemp("canary"))
     story = scenario.Story(covariate_shift=3, new_category=99, label_prior=99, concept_drift=99)
-    playback.play(
-        paths,
-        scenario.spec(),
-        playback.scenario_batches(9, 800, seed=5, story=story),
-        echo=lambda _line: None,
-        promotion={"mode": "canary", "canary_share": 0.3, "canary_batches": 2, "canary_min_rows": 100},
-    )
-    return paths
+    canary = {"mode": "canary", "canary_share": 0.3, "canary_batches": 2, "canary_min_rows": 100}
+    return play_quietly(tmp_path_factory, "canary", 9, 800, seed=5, story=story, promotion=canary)
 
 
 def test_a_canary_scores_its_share_beside_the_champion(canary):

@@ -6,10 +6,9 @@ import json
 import dagster as dg
 import pytest
 
-from cl_assets import playback
 from cl_assets.lib import modeling, scenario
 from cl_assets.settings import StatePaths
-from tests.conftest import SHORT_ROWS, LoopRun
+from tests.conftest import SHORT_ROWS, LoopRun, play_quietly
 
 
 def test_every_scored_batch_is_compared_with_a_refit_overall_and_per_slice(story_run: LoopRun):
@@ -63,16 +62,9 @@ def test_under_the_default_policy_a_failed_refit_check_alerts_and_is_held(story_
 @pytest.fixture(scope="module")
 def refit_triggered(tmp_path_factory) -> StatePaths:
     """A short loop through a concept drift, retrained by refit_check alone (drift and performance off)."""
-    paths = StatePaths.resolve(tmp_path_factory.mktemp("refit"))
     story = scenario.Story(covariate_shift=50, new_category=50, label_prior=50, concept_drift=3)
-    playback.play(
-        paths,
-        scenario.spec(),
-        playback.scenario_batches(7, SHORT_ROWS // 2, seed=5, story=story),
-        echo=lambda _line: None,
-        policy={"drift_breaches": 0, "performance_breaches": 0, "refit_breaches": 1},
-    )
-    return paths
+    policy = {"drift_breaches": 0, "performance_breaches": 0, "refit_breaches": 1}
+    return play_quietly(tmp_path_factory, "refit", 7, SHORT_ROWS // 2, seed=5, story=story, policy=policy)
 
 
 def test_a_refit_check_failure_triggers_a_retrain_with_its_evidence(refit_triggered):

@@ -11,7 +11,6 @@ history is within noise, and the interval says so.
 from __future__ import annotations
 
 import io
-import math
 
 from scipy import stats
 
@@ -40,7 +39,7 @@ def versus(result: dict, baseline: dict, name: str) -> dict:
     gaps = [100 * (a - b) for a, b in pairs]
     n = len(gaps)
     mean = sum(gaps) / n if n else None
-    se = math.sqrt(sum((g - mean) ** 2 for g in gaps) / (n - 1) / n) if n > 1 else None
+    se = float(stats.sem(gaps)) if n > 1 else None
     half = float(stats.t.ppf(0.975, n - 1)) * se if se is not None else None
     return {
         "baseline": name,

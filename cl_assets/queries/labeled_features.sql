@@ -1,5 +1,7 @@
 -- Features joined with the labels that have arrived, with each batch's recency rank
 -- (1 = newest labeled batch). Only batches that passed validation have features.
+-- Params: window_batches (the newest N labeled batches; 0: all of them) and also_batches (batch
+-- ids kept whatever their recency, e.g. a champion's training batches; [] for none).
 -- Ordered, so that a seeded holdout sample and the model trained on the rest are reproducible
 -- (a parallel join returns rows in any order).
 with labeled as (
@@ -28,5 +30,5 @@ select
     ranked.recency
 from labeled
 inner join ranked using (batch_id)
-where $window_batches = 0 or ranked.recency <= $window_batches
+where $window_batches = 0 or ranked.recency <= $window_batches or list_contains($also_batches, labeled.batch_id)
 order by labeled.batch_id, labeled.entity_id

@@ -152,9 +152,13 @@ def refit_impact(
             raise dg.Failure(f"batch '{batch_id}': not scored by a champion, so there is nothing to compare with")
         version = int(scored["model_version"].iloc[0])
         recipe = fetch_one(con, query("champion_recipe"), [version])
-        labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0})
+        learned = set(recipe["batches"]) if recipe else set()
+        # the newest window (one more, should this batch's own labels be in) and the champion's
+        # batches: what a refit reads grows with the window, not with the history
+        labeled = fetch_df(
+            con, query("labeled_features"), {"window_batches": window + 1, "also_batches": sorted(learned)}
+        )
     labeled = labeled[labeled["batch_id"] != batch_id]
-    learned = set(recipe["batches"]) if recipe else set()
     newest = labeled[labeled["recency"] <= labeled["recency"].min() + window - 1] if len(labeled) else labeled
     window_batches = sorted(newest["batch_id"].unique().tolist())
     newer = sorted(set(window_batches) - learned)

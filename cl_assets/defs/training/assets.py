@@ -101,7 +101,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     except ValueError as exc:
         raise dg.Failure(f"training set recipe: {exc}") from None
     with warehouse.connect(read_only=True) as con:
-        labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0})
+        labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
     try:
