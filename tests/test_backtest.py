@@ -93,3 +93,29 @@ def test_periodic_and_volume_retrain_on_their_counts_only(backtest):
 def test_the_plot_is_a_png(backtest):
     _, _, plot = backtest
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_retraining_every_batch_never_judges_the_champion_on_rows_it_learned(backtest):
+    """Consecutive training sets share batches: without care, a third of a candidate's holdout was
+    the champion's training rows, which flattered the champion at the gate."""
+    home, _, _ = backtest
+    db = home / "backtest" / "periodic-1" / "warehouse.duckdb"
+    with warehouse.connect(db, read_only=True) as con:
+        judged = warehouse.fetch_records(
+            con,
+            "select d.report_id, d.champion_version as judged_by, s.version, s.champion_version, s.kept_from_holdout, s.rows_holdout, r.rows, "
+            "  (select count(*) from training_sets h where h.version = s.version and h.split = 'holdout' "
+            "   and h.entity_id in (select t.entity_id from training_sets t where t.split = 'train' "
+            "     and t.version = c.training_set_version)) as leaked "
+            "from gate_decisions d "
+            "join candidate_models m on m.model_version = d.candidate_version "
+            "join training_set_versions s on s.version = m.training_set_version "
+            "join candidate_models c on c.model_version = d.champion_version "
+            "join evaluation_reports r on r.report_id = d.report_id and r.model_role = 'champion' "
+            "  and r.eval_set = 'holdout' and r.slice = '__overall__'",
+        )
+    assert len(judged) >= ROWS // BATCH_ROWS - 3
+    for j in judged:
+        assert j["leaked"] == 0 and j["champion_version"] == j["judged_by"], j
+        assert j["rows"] == j["rows_holdout"], j  # composed against this champion: nothing left to drop
+    assert sum(j["kept_from_holdout"] > 0 for j in judged) >= len(judged) // 2  # the rule had work to do

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from cl_assets.lib import landing, registry, scenario, warehouse
 from cl_assets.lib.alerting import AlertPolicy
+from cl_assets.lib.composition import Recipe
 from cl_assets.lib.contracts import BadFile
 from cl_assets.lib.dataset import DatasetSpec
 from cl_assets.lib.drift import Policy as DriftPolicy
@@ -145,7 +146,7 @@ class MonitoringPolicy(dg.ConfigurableResource):
         default=0.05, description="Realized ROC AUC may fall this far below the champion's holdout ROC AUC."
     )
     refit_window_batches: int = Field(
-        default=4,
+        default=Recipe.window_batches,
         description="refit_impact: the champion's parameters are refitted on this many of the newest labeled "
         "batches (keep it equal to the training set's window_batches).",
     )

@@ -4,7 +4,8 @@ Pure pandas/numpy. `compose` applies the steps in this order, each to the result
 
 1. de-duplicate entity_ids over the whole input (the copy from the newest batch wins);
 2. keep the window, weighting rows by recency for "sliding";
-3. draw the holdout per slice from the newest `holdout_batches` batches;
+3. draw the holdout per slice from the newest `holdout_batches` batches, never taking a row the
+   current champion learned from (`learned`), so that the gate judges both models on unseen rows;
 4. balance the train split (class weights, upsampling or downsampling); the holdout is left as drawn.
 
 An entity therefore appears in one split only, and the same rows and recipe give the same training set.
@@ -13,6 +14,7 @@ An entity therefore appears in one split only, and the same rows and recipe give
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -91,21 +93,30 @@ class Composition:
     rows_by_batch: pd.DataFrame  # index batch_id; columns train, holdout
     short_slices: dict[str, int]  # slices with fewer than min_holdout_rows holdout rows -> their holdout rows
     class_balance: dict  # balance, applied, note, and before/after: positives, negatives, weighted_positive_share
+    kept_from_holdout: int  # rows of the holdout batches that `learned` kept out of the holdout draw
 
 
-def compose(frame: pd.DataFrame, recipe: Recipe) -> Composition:
-    """Compose a training set from labeled rows (one per example, `recency` 1 = newest batch) by `recipe`."""
+def compose(frame: pd.DataFrame, recipe: Recipe, learned: Collection[str] = ()) -> Composition:
+    """Compose a training set from labeled rows (one per example, `recency` 1 = newest batch) by `recipe`.
+
+    `learned`: entity_ids the current champion was trained on. None of them is drawn into the
+    holdout: the gate scores the champion on the candidate's holdout, and a row a model learned
+    from flatters it. Each slice still gets its share of the holdout batches' rows, as far as the
+    rows it may draw from allow.
+    """
     recipe = recipe.validate()
     _check_input(frame)
     rows, duplicates = _deduplicate(frame)
     rows = _window(rows, recipe)
     recency = rows["recency"].to_numpy(dtype=np.int64)
+    recent = recency <= recipe.holdout_batches
+    unseen = ~rows["entity_id"].isin(learned).to_numpy() if len(learned) else np.ones(len(rows), dtype=bool)
     labels = rows["label"].to_numpy()
     weight = np.ones(len(rows))
     if recipe.window == "sliding":
         weight = 0.5 ** ((recency - 1) / recipe.half_life_batches)
     rng = np.random.default_rng(recipe.seed)  # holdout first, so the balance mode never changes the holdout
-    split = _draw_holdout(rows["slice"].to_numpy(), recency <= recipe.holdout_batches, recipe, rng)
+    split = _draw_holdout(rows["slice"].to_numpy(), recent, unseen, recipe, rng)
     weight[split == HOLDOUT] = 1.0
     train = np.flatnonzero(split == TRAIN)
     before = _class_summary(labels[train], weight[train])
@@ -124,6 +135,7 @@ def compose(frame: pd.DataFrame, recipe: Recipe) -> Composition:
         rows_by_batch=_counts(out, "batch_id"),
         short_slices={name: int(n) for name, n in by_slice[HOLDOUT].items() if n < recipe.min_holdout_rows},
         class_balance={"balance": recipe.balance, "applied": applied, "note": note, "before": before, "after": after},
+        kept_from_holdout=int((recent & ~unseen).sum()),
     )
 
 
@@ -182,11 +194,16 @@ def _holdout_size(n_recent: int, recipe: Recipe) -> int:
     return min(max(share, recipe.min_holdout_rows), n_recent // 2)
 
 
-def _draw_holdout(slices: np.ndarray, recent: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
+def _draw_holdout(
+    slices: np.ndarray, recent: np.ndarray, unseen: np.ndarray, recipe: Recipe, rng: np.random.Generator
+) -> np.ndarray:
+    """Per slice, its holdout size of the recent rows, drawn from the recent rows that are unseen."""
     split = np.full(len(slices), TRAIN, dtype=object)
     for name in sorted(pd.unique(slices[recent])):
-        positions = np.flatnonzero(recent & (slices == name))
-        split[rng.choice(positions, _holdout_size(len(positions), recipe), replace=False)] = HOLDOUT
+        in_slice = recent & (slices == name)
+        positions = np.flatnonzero(in_slice & unseen)
+        size = min(_holdout_size(int(in_slice.sum()), recipe), len(positions))
+        split[rng.choice(positions, size, replace=False)] = HOLDOUT
     return split
 
 

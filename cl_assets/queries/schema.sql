@@ -335,6 +335,9 @@ create table if not exists tuning_trials (
 alter table training_set_versions add column if not exists duplicates_removed bigint;
 alter table training_set_versions add column if not exists short_slices json;
 alter table training_set_versions add column if not exists class_balance json;
+-- The champion when the set was composed, and how many of its training rows were kept out of the holdout.
+alter table training_set_versions add column if not exists champion_version integer;
+alter table training_set_versions add column if not exists kept_from_holdout bigint;
 alter table candidate_models add column if not exists tuning json;
 
 -- Each rule of each gate decision: which check, on which rows and slice, the values and the threshold.

@@ -409,3 +409,39 @@ def test_the_recipe_round_trips_through_json():
     recipe = Recipe(window="sliding", window_batches=6, half_life_batches=1.5, balance="weights", seed=9)
     assert Recipe(**json.loads(json.dumps(recipe.as_dict()))) == recipe
     assert compose(labeled_rows(), recipe).recipe == recipe.as_dict()
+
+
+# --- rows the champion learned ----------------------------------------------------------------
+
+
+def test_rows_the_champion_learned_from_are_never_held_out_and_each_slice_keeps_its_share():
+    rows = labeled_rows(repeats=False)
+    recipe = Recipe(min_holdout_rows=10)
+    # The champion learned from every batch but the newest, composed one retrain earlier.
+    earlier = rows[rows["recency"] > 1].assign(recency=lambda f: f["recency"] - 1)
+    learned = set(split(compose(earlier, recipe), "train")["entity_id"])
+    blind = compose(rows, recipe)
+    assert set(split(blind, "holdout")["entity_id"]) & learned  # what the gate used to judge the champion on
+
+    c = compose(rows, recipe, learned)
+    holdout = split(c, "holdout")
+    assert not set(holdout["entity_id"]) & learned
+    recent = rows[rows["recency"] <= recipe.holdout_batches]
+    assert c.kept_from_holdout == int(recent["entity_id"].isin(learned).sum()) > 0
+    unseen = recent[~recent["entity_id"].isin(learned)].groupby("slice").size()
+    for name, n in recent.groupby("slice").size().items():
+        wanted = expected_holdout(n, recipe.holdout_fraction, recipe.min_holdout_rows)
+        assert c.rows_by_slice.loc[name, "holdout"] == min(wanted, unseen.get(name, 0)), name
+    assert len(holdout) == len(split(blind, "holdout")) > 0  # kiosk still has enough unseen rows here
+    assert c.short_slices == {n: int(k) for n, k in c.rows_by_slice["holdout"].items() if k < 10}
+
+
+def test_a_slice_with_too_few_unseen_rows_gets_them_all_and_is_reported_short():
+    rows = labeled_rows(repeats=False)
+    recent = rows[rows["recency"] <= 2]
+    learned = set(recent.loc[recent["slice"] == "kiosk", "entity_id"].iloc[:-2])  # two kiosk rows unseen
+    c = compose(rows, Recipe(min_holdout_rows=5), learned)
+    kiosk = split(c, "holdout").query("slice == 'kiosk'")
+    assert len(kiosk) == 2 and not set(kiosk["entity_id"]) & learned
+    assert c.short_slices == {"kiosk": 2}
+    assert c.kept_from_holdout == len(learned)

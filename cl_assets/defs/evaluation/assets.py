@@ -9,7 +9,7 @@ from datetime import datetime
 import dagster as dg
 import pandas as pd
 
-from cl_assets.defs.deployment.champion import current
+from cl_assets.defs.deployment.champion import current, learned_ids
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionGate, Warehouse
 from cl_assets.defs.training.assets import candidate_model, latest_candidate
@@ -59,8 +59,9 @@ def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
             ],
         ],
         description=(
-            "Candidate vs current champion on the same rows: the candidate's holdout, the newest batch's "
-            "holdout rows, and a sample of older rows neither trained on (forgetting); ROC AUC, log loss, "
+            "Candidate vs current champion on the same rows, none of which either model learned from: "
+            "the candidate's holdout, the newest batch's holdout rows, and a sample of older rows "
+            "(forgetting); ROC AUC, log loss, "
             "accuracy, calibration error, overall and per slice; ROC and calibration plots; and the "
             "gate's verdict, rule by rule (table gate_rules). The candidate's own metrics are checked "
             f"against expectations/{MODEL_SUITE}.json; its ERROR checks block promotion like the gate does."
@@ -79,13 +80,16 @@ def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
 
 
 def _eval_sets(con, candidate: dict, champion: dict | None, rows: int) -> dict[str, pd.DataFrame]:
-    """The rows both models are judged on: holdout, its newest batch, and older rows neither
-    model trained on (forgetting)."""
+    """The rows both models are judged on, none of which either learned from: the candidate's
+    holdout, its newest batch, and older rows (forgetting)."""
     version = int(candidate["training_set_version"])
     versions = [version] + ([int(champion["training_set_version"])] if champion else [])
     holdout = fetch_df(
         con, "select * from training_sets where version = ? and split = 'holdout' and copy = 0", [version]
     )
+    # The training set keeps the champion's rows out of its holdout; a champion promoted (or rolled
+    # back to) since it was composed may still have learned some: neither model is judged on them.
+    holdout = holdout.loc[~holdout["entity_id"].isin(learned_ids(con, champion))]
     newest = holdout.loc[holdout["arrived_at"] == holdout["arrived_at"].max()] if len(holdout) else holdout
     older = fetch_df(con, query("older_rows"), {"versions": versions, "rows": rows})
     return {gate.HOLDOUT: holdout, gate.NEWEST: newest, gate.OLDER: older}

@@ -8,34 +8,45 @@ from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from cl_assets.defs import tracking
+from cl_assets.defs.deployment.champion import current, learned_ids
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
 from cl_assets.lib import composition, markdown, modeling, registry, triggers, tuning
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
+
+RECIPE = composition.Recipe()  # the defaults of TrainingSetConfig
 
 
 class TrainingSetConfig(dg.Config):
     """The recipe of a training set (`lib/composition.py`); recorded with every version."""
 
     window: str = Field(
-        default="last",
+        default=RECIPE.window,
         description="all: every labeled batch; last: the newest window_batches, rows weigh 1; sliding: the "
         "newest window_batches, a row's weight halving every half_life_batches back.",
     )
-    window_batches: int = Field(default=4, description="last / sliding: how many of the newest labeled batches.")
-    half_life_batches: float = Field(default=2.0, description="sliding: batches over which a row's weight halves.")
+    window_batches: int = Field(
+        default=RECIPE.window_batches, description="last / sliding: how many of the newest labeled batches."
+    )
+    half_life_batches: float = Field(
+        default=RECIPE.half_life_batches, description="sliding: batches over which a row's weight halves."
+    )
     balance: str = Field(
-        default="none",
+        default=RECIPE.balance,
         description="none | weights (both labels weigh the same in total) | upsample (repeat rows of the rarer "
         "label) | downsample (keep as many of the commoner label as the rarer has). Train split only.",
     )
-    holdout_batches: int = Field(default=2, description="The holdout is drawn from the newest N labeled batches.")
-    holdout_fraction: float = Field(default=0.3, description="Share of those batches' rows held out, per slice.")
+    holdout_batches: int = Field(
+        default=RECIPE.holdout_batches, description="The holdout is drawn from the newest N labeled batches."
+    )
+    holdout_fraction: float = Field(
+        default=RECIPE.holdout_fraction, description="Share of those batches' rows held out, per slice."
+    )
     min_holdout_rows: int = Field(
-        default=50,
+        default=RECIPE.min_holdout_rows,
         description="Per slice, hold out at least this many rows (never more than half the slice's recent rows); "
         "a slice left with fewer is reported, and the gate refuses to judge it.",
     )
-    seed: int = Field(default=0, description="Seed of the holdout draw and of up/down-sampling.")
+    seed: int = Field(default=RECIPE.seed, description="Seed of the holdout draw and of up/down-sampling.")
 
 
 class CandidateConfig(dg.Config):
@@ -94,7 +105,9 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     """A versioned training set composed by a recorded recipe: labeled rows (labels that arrived
     late joined by id), one row per id (the newest delivery), a window of batches (all, last K, or
     sliding with recency weights), class balancing of the train split, and a holdout stratified by
-    slice with a minimum of rows per slice. Stored in `training_sets` with `split` and `weight`."""
+    slice with a minimum of rows per slice. The holdout never takes a row the current champion
+    learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
+    has seen. Stored in `training_sets` with `split` and `weight`."""
     trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
     try:
         recipe = composition.Recipe(**config.model_dump()).validate()
@@ -102,10 +115,12 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
         raise dg.Failure(f"training set recipe: {exc}") from None
     with warehouse.connect(read_only=True) as con:
         labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
+        champion = current(con)
+        learned = learned_ids(con, champion)
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
     try:
-        composed = composition.compose(labeled, recipe)
+        composed = composition.compose(labeled, recipe, learned)
     except ValueError as exc:
         raise dg.Failure(f"training set recipe: {exc}") from None
     frame = composed.frame
@@ -130,6 +145,8 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
                 "duplicates_removed": composed.duplicates_removed,
                 "short_slices": composed.short_slices,
                 "class_balance": composed.class_balance,
+                "champion_version": champion["model_version"] if champion else None,
+                "kept_from_holdout": composed.kept_from_holdout,
             },
         )
         con.execute("update retrain_triggers set training_set_version = ? where trigger_id = ?", [version, trigger_id])
@@ -149,6 +166,8 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
             "recipe": dg.MetadataValue.json(composed.recipe),
             "short_slices": dg.MetadataValue.json(composed.short_slices),
             "class_balance": dg.MetadataValue.json(composed.class_balance),
+            "champion_version": champion["model_version"] if champion else 0,
+            "kept_from_holdout": composed.kept_from_holdout,
             "rows_by_slice": dg.MetadataValue.md(markdown.table(composed.rows_by_slice, index=True)),
             "rows_by_batch": dg.MetadataValue.md(markdown.table(composed.rows_by_batch, index=True)),
         }
