@@ -6,7 +6,7 @@ import json
 import dagster as dg
 import pytest
 
-from cl_assets.lib import modeling, scenario
+from cl_assets.lib import modeling, scenario, warehouse
 from cl_assets.settings import StatePaths
 from tests.conftest import SHORT_ROWS, LoopRun, play_quietly
 
@@ -68,8 +68,6 @@ def refit_triggered(tmp_path_factory) -> StatePaths:
 
 
 def test_a_refit_check_failure_triggers_a_retrain_with_its_evidence(refit_triggered):
-    from cl_assets.lib import warehouse
-
     with warehouse.connect(refit_triggered.warehouse, read_only=True) as con:
         triggers = warehouse.fetch_records(con, "select * from retrain_triggers order by triggered_at")
         impact = warehouse.fetch_records(con, "select * from refit_impact where slice = ?", [modeling.OVERALL])

@@ -110,7 +110,7 @@ def compose(frame: pd.DataFrame, recipe: Recipe, learned: Collection[str] = ()) 
     rows = _window(rows, recipe)
     recency = rows["recency"].to_numpy(dtype=np.int64)
     recent = recency <= recipe.holdout_batches
-    unseen = ~rows["entity_id"].isin(learned).to_numpy() if len(learned) else np.ones(len(rows), dtype=bool)
+    unseen = ~rows["entity_id"].isin(learned).to_numpy()
     labels = rows["label"].to_numpy()
     weight = np.ones(len(rows))
     if recipe.window == "sliding":

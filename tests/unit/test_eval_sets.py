@@ -6,13 +6,14 @@ from cl_assets.defs.evaluation.assets import _eval_sets
 from cl_assets.lib import gate, warehouse
 
 
-def training_set(version: int, splits: dict[str, str], arrived: dict[str, str]) -> pd.DataFrame:
+def training_set(version: int, splits: dict[str, str], batch_of: dict[str, str]) -> pd.DataFrame:
+    """Training-set rows (entity -> split); batch bN arrived on day N."""
     return pd.DataFrame(
         {
             "version": version,
-            "batch_id": [arrived[e] for e in splits],
+            "batch_id": [batch_of[e] for e in splits],
             "entity_id": list(splits),
-            "arrived_at": [pd.Timestamp(f"2026-01-0{arrived[e][-1]}") for e in splits],
+            "arrived_at": [pd.Timestamp(f"2026-01-0{batch_of[e][-1]}") for e in splits],
             "split": list(splits.values()),
             "copy": 0,
         }
@@ -21,7 +22,7 @@ def training_set(version: int, splits: dict[str, str], arrived: dict[str, str]) 
 
 def test_rows_a_newer_champion_learned_are_dropped_from_both_models_holdout(tmp_path):
     batch = {"a": "b1", "b": "b2", "c": "b2", "d": "b3", "e": "b3", "f": "b3"}
-    # The candidate's set was composed against champion v1 (set 1); a champion on set 2 came since.
+    # The candidate's set (3) was composed against an earlier champion; the champion now is set 2's.
     candidate_set = training_set(3, {"a": "train", "b": "train", "c": "holdout", "d": "holdout", "e": "holdout"}, batch)
     champion_set = training_set(2, {"a": "train", "c": "train", "d": "holdout", "f": "train"}, batch)
     with warehouse.connect(tmp_path / "w.duckdb") as con:

@@ -152,16 +152,16 @@ def refit_impact(
             raise dg.Failure(f"batch '{batch_id}': not scored by a champion, so there is nothing to compare with")
         version = int(scored["model_version"].iloc[0])
         recipe = fetch_one(con, query("champion_recipe"), [version])
-        learned = set(recipe["batches"]) if recipe else set()
+        learned_batches = set(recipe["batches"]) if recipe else set()
         # the newest window (one more, should this batch's own labels be in) and the champion's
         # batches: what a refit reads grows with the window, not with the history
         labeled = fetch_df(
-            con, query("labeled_features"), {"window_batches": window + 1, "also_batches": sorted(learned)}
+            con, query("labeled_features"), {"window_batches": window + 1, "also_batches": sorted(learned_batches)}
         )
     labeled = labeled[labeled["batch_id"] != batch_id]
     newest = labeled[labeled["recency"] <= labeled["recency"].min() + window - 1] if len(labeled) else labeled
     window_batches = sorted(newest["batch_id"].unique().tolist())
-    newer = sorted(set(window_batches) - learned)
+    newer = sorted(set(window_batches) - learned_batches)
     base = {"batch_id": batch_id, "model_version": version, "refit_batches": dg.MetadataValue.json(window_batches)}
     result, why = None, None
     if recipe is None:
@@ -171,7 +171,7 @@ def refit_impact(
     else:
         try:
             result = refit.refit_and_compare(
-                labeled[labeled["batch_id"].isin(learned)], newest, scored, spec, json.loads(recipe["params"])
+                labeled[labeled["batch_id"].isin(learned_batches)], newest, scored, spec, json.loads(recipe["params"])
             )
         except ValueError as exc:  # e.g. one class only: the batch itself is fine, so the run goes on
             why = f"not refitted: {exc}"

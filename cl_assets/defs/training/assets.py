@@ -116,6 +116,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     with warehouse.connect(read_only=True) as con:
         labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
         champion = current(con)
+        champion_version = champion["model_version"] if champion else None
         learned = learned_ids(con, champion)
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
@@ -145,7 +146,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
                 "duplicates_removed": composed.duplicates_removed,
                 "short_slices": composed.short_slices,
                 "class_balance": composed.class_balance,
-                "champion_version": champion["model_version"] if champion else None,
+                "champion_version": champion_version,
                 "kept_from_holdout": composed.kept_from_holdout,
             },
         )
@@ -166,7 +167,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
             "recipe": dg.MetadataValue.json(composed.recipe),
             "short_slices": dg.MetadataValue.json(composed.short_slices),
             "class_balance": dg.MetadataValue.json(composed.class_balance),
-            "champion_version": champion["model_version"] if champion else 0,
+            "champion_version": champion_version or 0,
             "kept_from_holdout": composed.kept_from_holdout,
             "rows_by_slice": dg.MetadataValue.md(markdown.table(composed.rows_by_slice, index=True)),
             "rows_by_batch": dg.MetadataValue.md(markdown.table(composed.rows_by_batch, index=True)),
