@@ -8,7 +8,8 @@ loop's: at tick k batch k lands and is scored by the champion, the labels of bat
 and a retrain then learns batches up to k-1 and scores from batch k+1 on. Every batch is
 scored by every model that could have served it, once, so every policy below is exact:
 
-- `periodic:K`: retrain every K ticks (`periodic:1` is the reference of the aim);
+- `periodic:K@P`: retrain every K ticks, at the ticks k with k % K == P (`periodic:1` is the
+  reference of the aim; the loop's `periodic:K` counts from the first model, at tick 1: P = 1);
 - `expected_gain>=G`: retrain when a refit on the newest labels is expected to add at least G
   accuracy on the batch just landed (the statistic of `refit_check`, lib/refit.py);
 - `hindsight<=N`: the best schedule of at most N retrains, chosen knowing every batch's labels
@@ -89,8 +90,9 @@ def main() -> None:
             f"share={retrains / every_retrains:.2f}"
         )
 
-    for k in (2, 3, 4):
-        line(f"periodic:{k}", play(lambda champion, tick, k=k: tick % k == 0))
+    for k in (2, 3, 4):  # every phase: which ticks a schedule lands on matters as much as how often
+        for phase in range(k):
+            line(f"periodic:{k}@{phase}", play(lambda champion, tick, k=k, phase=phase: tick % k == phase))
     for gain in (0.015, 0.02, 0.025, 0.03):
 
         def expected(champion: int, k: int, gain: float = gain) -> bool:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cl_assets.lib import scenario
-from cl_assets.settings import HOME_ENV, PROJECT_ROOT, StatePaths
+from cl_assets.settings import HOME_ENV, PROJECT_ROOT, THREADS_ENV, StatePaths, available_cores, fit_threads
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
@@ -216,15 +216,24 @@ def _terminated_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _play_policy(home: Path, spec, batches, suite: dict, policy: dict) -> dict:
-    """One policy's replay in its own state folder (a worker process when policies run side by side)."""
+def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: int) -> dict:
+    """One policy's replay in its own state folder (a worker process when policies run side by
+    side), its model fits on `threads` threads."""
     from cl_assets import playback
     from cl_assets.lib import backtest as lib
 
     paths = StatePaths(home)
     _reset(paths, True)
     _keep_suite(paths, suite)
-    played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy)
+    before = os.environ.get(THREADS_ENV)
+    os.environ[THREADS_ENV] = str(threads)  # read by build_defs into the `compute` resource
+    try:
+        played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy)
+    finally:
+        if before is None:
+            os.environ.pop(THREADS_ENV)
+        else:
+            os.environ[THREADS_ENV] = before
     return lib.summarize(played)
 
 
@@ -245,14 +254,24 @@ def backtest(args: argparse.Namespace) -> None:
         sys.exit(f"--baseline {baseline} is not among the policies: {', '.join(labels)}")
     root = StatePaths.resolve(args.home).home / "backtest"
     spec, batches, suite = _replay_batches(args)
+    jobs = min(args.jobs, len(policies))
+    # the replays share the cores, so that side by side they do not slow each other down
+    threads = max(1, (fit_threads() or available_cores()) // jobs)
     work = {
-        policy.label: (root / policy.label.replace(":", "-"), spec, batches, suite, policy.model_dump(mode="json"))
+        policy.label: (
+            root / policy.label.replace(":", "-"),
+            spec,
+            batches,
+            suite,
+            policy.model_dump(mode="json"),
+            threads,
+        )
         for policy in policies
     }
     for label, (home, *_rest) in work.items():
         print(f"policy {label}: {len(batches)} batches in {home}", flush=True)
+    print(f"{jobs} replay(s) at a time, each fitting models on {threads} thread(s)", flush=True)
     done: dict[str, dict] = {}
-    jobs = min(args.jobs, len(work))
     if jobs == 1:
         for label, job in work.items():
             done[label] = _play_policy(*job)
@@ -495,7 +514,8 @@ def main(argv: list[str] | None = None) -> None:
         "--jobs",
         type=int,
         default=min(2, os.cpu_count() or 1),
-        help="policies replayed at once, each in its own process (default: 2, or 1 on one core)",
+        help="policies replayed at once, each in its own process and fitting on its share of the cores "
+        "(default: 2, or 1 on one core)",
     )
     _home(p)
     p.set_defaults(func=backtest)
@@ -548,6 +568,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=dev)
 
     args = parser.parse_args(argv)
+    try:
+        fit_threads()  # refused now, not inside the first run that fits a model
+    except ValueError as bad:
+        sys.exit(str(bad))
     try:
         args.func(args)
     except KeyboardInterrupt as interrupted:

@@ -107,3 +107,22 @@ DEFAULT_RETRAIN_CRON = "0 3 1 * *"  # 03:00 UTC on the first of each month
 def retrain_cron() -> str:
     """Cron string of the periodic retrain schedule (a definition, so read when definitions load)."""
     return os.environ.get(RETRAIN_CRON_ENV, DEFAULT_RETRAIN_CRON)
+
+
+THREADS_ENV = "CL_THREADS"
+
+
+def fit_threads() -> int:
+    """CPU threads a model fit may use, from `CL_THREADS` (0 or unset: every core this process may run on)."""
+    text = os.environ.get(THREADS_ENV, "").strip() or "0"
+    if not text.isdigit():
+        raise ValueError(f"{THREADS_ENV} must be a whole number >= 0 (0: every core), got '{text}'")
+    return int(text)
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's cpuset), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1

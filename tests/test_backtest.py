@@ -12,6 +12,7 @@ import pytest
 
 from cl_assets import cli
 from cl_assets.lib import warehouse
+from cl_assets.settings import available_cores
 
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
 ROWS, BATCH_ROWS = 7000, 500
@@ -122,3 +123,18 @@ def test_retraining_every_batch_never_judges_the_champion_on_rows_it_learned(bac
         assert j["leaked"] == 0 and j["champion_version"] == j["judged_by"], j
         assert j["rows"] == j["rows_holdout"], j  # composed against this champion: nothing left to drop
     assert sum(j["kept_from_holdout"] > 0 for j in judged) >= len(judged) // 2  # the rule had work to do
+
+
+def test_replays_side_by_side_share_the_cores(backtest):
+    """Two replays at once, each fitting on half the cores: neither tuning nor the final fit
+    asks for more threads than its share."""
+    home, _, _ = backtest
+    share = max(1, available_cores() // 2)
+    for policy in POLICIES:
+        db = home / "backtest" / policy.replace(":", "-") / "warehouse.duckdb"
+        with warehouse.connect(db, read_only=True) as con:
+            tunings = [json.loads(t) for (t,) in con.execute("select tuning from candidate_models").fetchall()]
+            trial_threads = {t for (t,) in con.execute("select distinct threads from tuning_trials").fetchall()}
+        assert tunings and {t["threads"] for t in tunings} == {share}, (policy, tunings)
+        assert all(t["parallel"] <= share for t in tunings), (policy, tunings)
+        assert trial_threads == {max(1, share // t["parallel"]) for t in tunings}, (policy, trial_threads)

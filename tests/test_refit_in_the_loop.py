@@ -2,10 +2,16 @@
 change, measured on every scored batch, and a trigger only when the RetrainPolicy says so."""
 
 import json
+import shutil
 
 import dagster as dg
 import pytest
 
+from cl_assets import playback
+from cl_assets.defs import build_defs
+from cl_assets.defs.monitoring import assets as monitoring
+from cl_assets.defs.monitoring import checks as monitors
+from cl_assets.defs.resources import MonitoringPolicy
 from cl_assets.lib import modeling, scenario, warehouse
 from cl_assets.settings import StatePaths
 from tests.conftest import SHORT_ROWS, LoopRun, play_quietly
@@ -80,3 +86,60 @@ def test_a_refit_check_failure_triggers_a_retrain_with_its_evidence(refit_trigge
     by_batch = {r["batch_id"]: r for r in impact}
     assert by_batch[fired["batch_id"]]["expected_gain"] == pytest.approx(evidence["expected_gain"], abs=1e-4)
     assert by_batch[fired["batch_id"]]["refit_rows"] > 0
+
+
+def _refit_again(paths: StatePaths, batch_id: str, **policy) -> tuple[dict, dg.AssetCheckEvaluation]:
+    """Materialize refit_impact and refit_check for one batch of the state in `paths`, under a
+    MonitoringPolicy with `policy` changed; return the asset's metadata and the check's result."""
+    defs = build_defs(paths)
+    resources = {**defs.resources, "monitoring_policy": MonitoringPolicy(**policy)}
+    result = dg.materialize(
+        [monitoring.refit_impact, monitors.refit_check],
+        partition_key=batch_id,
+        instance=playback.instance_for(paths),
+        resources=resources,
+    )
+    (materialized,) = result.asset_materializations_for_node("refit_impact")
+    (checked,) = result.get_asset_check_evaluations()
+    return {k: v.value for k, v in materialized.metadata.items()}, checked
+
+
+@pytest.fixture
+def refitted_copy(refit_triggered, tmp_path) -> tuple[StatePaths, str]:
+    """A copy of the refit-triggered state, and its newest batch that was refitted."""
+    paths = StatePaths.resolve(shutil.copytree(refit_triggered.home, tmp_path / "copy"))
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        ((batch_id,),) = con.execute(
+            "select max(batch_id) from refit_impact where slice = ? and refit_rows > 0", [modeling.OVERALL]
+        ).fetchall()
+    return paths, batch_id
+
+
+def _others(paths: StatePaths, batch_id: str) -> list[dict]:
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        return warehouse.fetch_records(
+            con, "select * exclude (computed_at) from refit_impact where batch_id <> ? order by all", [batch_id]
+        )
+
+
+def test_with_the_refit_off_nothing_is_fitted_and_the_check_passes(refitted_copy):
+    paths, batch_id = refitted_copy
+    before = _others(paths, batch_id)
+    metadata, check = _refit_again(paths, batch_id, refit=False)
+    assert metadata["refit"] == "not refitted: MonitoringPolicy.refit is off"
+    assert metadata["refit_rows"] == 0 and metadata["refit_batches"] == [] and metadata["disagreement"] == 0
+    assert check.passed and "not refitted" in check.description
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        rows = warehouse.fetch_records(con, "select * from refit_impact where batch_id = ?", [batch_id])
+    assert rows and all(r["refit_rows"] == 0 and r["expected_gain"] == 0 for r in rows)
+    assert _others(paths, batch_id) == before  # other batches' rows untouched
+
+
+def test_labels_of_one_class_skip_the_refit_with_a_reason_and_the_run_goes_on(refitted_copy):
+    paths, batch_id = refitted_copy
+    with warehouse.connect(paths.warehouse) as con:
+        con.execute("update labels set label = 0")
+    metadata, check = _refit_again(paths, batch_id)
+    assert metadata["refit"].startswith("not refitted: the labeled rows of ") and "one class only" in metadata["refit"]
+    assert metadata["refit_rows"] == 0 and metadata["refit_batches"]  # the window was read, then refused
+    assert check.passed and "not refitted" in check.description

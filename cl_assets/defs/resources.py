@@ -17,7 +17,7 @@ from cl_assets.lib.drift import Policy as DriftPolicy
 from cl_assets.lib.drift import Thresholds
 from cl_assets.lib.expectations import load_suite
 from cl_assets.lib.gate import GateRules
-from cl_assets.settings import PROJECT_ROOT
+from cl_assets.settings import PROJECT_ROOT, THREADS_ENV, available_cores
 
 LANDING_FORMATS = (".csv", ".parquet")
 
@@ -88,6 +88,22 @@ class Dataset(dg.ConfigurableResource):
         return load_suite(self.suite_path(name))
 
 
+class Compute(dg.ConfigurableResource):
+    """The CPU threads the loop's model fits use: the candidate's search and final fit, and
+    refit_impact's two fits. `cl backtest --jobs N` gives each replay its share of the cores."""
+
+    threads: int = Field(
+        default=0,
+        ge=0,
+        description=f"XGBoost threads of a fit (0: every core this process may run on; the {THREADS_ENV} "
+        "environment variable sets it for `dagster dev`, `cl demo` and `cl replay`).",
+    )
+
+    @property
+    def fit_threads(self) -> int:
+        return self.threads or available_cores()
+
+
 class ModelRegistry(dg.ConfigurableResource):
     """MLflow's model registry on the state folder's sqlite store; models addressed by version."""
 
@@ -144,6 +160,12 @@ class MonitoringPolicy(dg.ConfigurableResource):
     )
     max_auc_drop: float = Field(
         default=0.05, description="Realized ROC AUC may fall this far below the champion's holdout ROC AUC."
+    )
+    refit: bool = Field(
+        default=True,
+        description="refit_impact fits the champion's parameters twice on every scored batch (a median 0.3 s per "
+        "700-row NOAA batch). False: it records 'not refitted' and refit_check passes, for very large batches "
+        "or while the refit is not wanted as an alert or a trigger.",
     )
     refit_window_batches: int = Field(
         default=Recipe.window_batches,

@@ -60,8 +60,8 @@ def build(spec: DatasetSpec, params: dict, seed: int = 0, n_jobs: int = 2) -> Pi
     return Pipeline([("encode", encoder(spec)), ("model", model)])
 
 
-def fit(frame: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int = 0, weight=None) -> Pipeline:
-    pipeline = build(spec, params, seed)
+def fit(frame: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int = 0, weight=None, n_jobs: int = 2) -> Pipeline:
+    pipeline = build(spec, params, seed, n_jobs=n_jobs)
     extra = {} if weight is None else {"model__sample_weight": np.asarray(weight, dtype=float)}
     pipeline.fit(inputs(frame, spec), frame["label"].astype(int), **extra)
     return pipeline

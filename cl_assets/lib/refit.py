@@ -76,7 +76,13 @@ def compare(before: np.ndarray, after: np.ndarray, slices: pd.Series) -> pd.Data
 
 
 def refit_and_compare(
-    learned: pd.DataFrame, newest: pd.DataFrame, batch: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int = 0
+    learned: pd.DataFrame,
+    newest: pd.DataFrame,
+    batch: pd.DataFrame,
+    spec: DatasetSpec,
+    params: dict,
+    seed: int = 0,
+    n_jobs: int = 2,
 ) -> Comparison:
     """Fit `params` on the rows the champion `learned` from and on the `newest` labeled rows;
     compare their scores of `batch`."""
@@ -86,7 +92,7 @@ def refit_and_compare(
         if rows["label"].nunique() < 2:
             raise ValueError(f"the labeled rows of {name} hold one class only: nothing to refit")
     started = time.perf_counter()
-    before = modeling.scores(modeling.fit(learned, spec, params, seed=seed), batch, spec)
-    after = modeling.scores(modeling.fit(newest, spec, params, seed=seed), batch, spec)
+    before = modeling.scores(modeling.fit(learned, spec, params, seed=seed, n_jobs=n_jobs), batch, spec)
+    after = modeling.scores(modeling.fit(newest, spec, params, seed=seed, n_jobs=n_jobs), batch, spec)
     frame = compare(before, after, batch["slice"])
     return Comparison(frame, len(newest), time.perf_counter() - started)

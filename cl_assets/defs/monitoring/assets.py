@@ -10,7 +10,7 @@ import pandas as pd
 from cl_assets.defs.deployment.assets import predictions, reference_profile
 from cl_assets.defs.deployment.promotion import canary_state
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
+from cl_assets.defs.resources import Compute, Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
 from cl_assets.lib import concept, drift, markdown, modeling, reference, refit
 from cl_assets.lib import drift_report as drift_report_lib
 from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows
@@ -128,7 +128,11 @@ def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     pool="duckdb",
 )
 def refit_impact(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, monitoring_policy: MonitoringPolicy
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    dataset: Dataset,
+    monitoring_policy: MonitoringPolicy,
+    compute: Compute,
 ) -> dg.MaterializeResult:
     """Would a retrain now change anything? The champion's parameters (no search) fitted twice: on
     the batches the champion learned from, and on the newest `refit_window_batches` labeled
@@ -155,8 +159,12 @@ def refit_impact(
         learned_batches = set(recipe["batches"]) if recipe else set()
         # the newest window (one more, should this batch's own labels be in) and the champion's
         # batches: what a refit reads grows with the window, not with the history
-        labeled = fetch_df(
-            con, query("labeled_features"), {"window_batches": window + 1, "also_batches": sorted(learned_batches)}
+        labeled = (
+            fetch_df(
+                con, query("labeled_features"), {"window_batches": window + 1, "also_batches": sorted(learned_batches)}
+            )
+            if monitoring_policy.refit
+            else pd.DataFrame({"batch_id": [], "recency": []})
         )
     labeled = labeled[labeled["batch_id"] != batch_id]
     newest = labeled[labeled["recency"] <= labeled["recency"].min() + window - 1] if len(labeled) else labeled
@@ -164,14 +172,21 @@ def refit_impact(
     newer = sorted(set(window_batches) - learned_batches)
     base = {"batch_id": batch_id, "model_version": version, "refit_batches": dg.MetadataValue.json(window_batches)}
     result, why = None, None
-    if recipe is None:
+    if not monitoring_policy.refit:
+        why = "not refitted: MonitoringPolicy.refit is off"
+    elif recipe is None:
         why = f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
     elif not newer:
         why = f"not refitted: no labels newer than model version {version}'s training set (a retrain would learn what it knows)"
     else:
         try:
             result = refit.refit_and_compare(
-                labeled[labeled["batch_id"].isin(learned_batches)], newest, scored, spec, json.loads(recipe["params"])
+                labeled[labeled["batch_id"].isin(learned_batches)],
+                newest,
+                scored,
+                spec,
+                json.loads(recipe["params"]),
+                n_jobs=compute.fit_threads,
             )
         except ValueError as exc:  # e.g. one class only: the batch itself is fine, so the run goes on
             why = f"not refitted: {exc}"
