@@ -320,9 +320,18 @@ def _state(args: argparse.Namespace) -> StatePaths:
     return paths
 
 
-def _run_by_hand(paths: StatePaths, job_name: str | None, assets: list[str], run_config: dict, tags: dict, what: str):
-    """Execute a job of the state folder's definitions in-process (None: the assets alone), as a
-    person's run in the UI would; exit naming the cause when it fails."""
+def _run_by_hand(
+    paths: StatePaths,
+    job_name: str | None,
+    assets: list[str] | None,
+    run_config: dict,
+    tags: dict,
+    what: str,
+    gate_may_reject: bool = False,
+):
+    """Execute a job of the state folder's definitions in-process (job None: the assets alone;
+    assets None: the whole job), as a person's run in the UI would; exit naming the cause when it
+    fails, unless `gate_may_reject` and a blocking check stopped it (a rejected candidate is an outcome)."""
     import dagster as dg
 
     from cl_assets import playback
@@ -332,7 +341,7 @@ def _run_by_hand(paths: StatePaths, job_name: str | None, assets: list[str], run
     job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
         instance=playback.instance_for(paths),
-        asset_selection=[dg.AssetKey(a) for a in assets],
+        asset_selection=[dg.AssetKey(a) for a in assets] if assets is not None else None,
         run_config={**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         tags=tags,
         raise_on_error=False,
@@ -341,6 +350,8 @@ def _run_by_hand(paths: StatePaths, job_name: str | None, assets: list[str], run
         failure = next((e for e in result.all_events if e.is_step_failure), None)
         cause = failure.step_failure_data.error if failure else None
         error = cause.cause if cause and cause.cause else cause
+        if gate_may_reject and error and error.cls_name == "DagsterAssetCheckFailedError":
+            return result
         message = (error.message if error else "").strip()
         if error and error.cls_name == "Failure":  # a Failure's text is the reason; its class path is noise
             message = message.partition(": ")[2] or message
@@ -403,6 +414,45 @@ def _promotion_decision(args: argparse.Namespace, action: str, version: int) -> 
     print(
         f"{row['action']}: version {row['model_version']} is the champion (was {row['champion_version']}), "
         f"by {row['actor']} — {row['reason']} (run {result.run_id})"
+    )
+
+
+def approve_retrain(args: argparse.Namespace) -> None:
+    """Run a retrain held for a person (RetrainPolicy.approval), with its trigger's own tags and
+    who approved it and why; prints the trigger record and what became of the candidate."""
+    import getpass
+
+    from cl_assets import playback
+    from cl_assets.defs.triggers.sensors import awaiting_approval
+    from cl_assets.lib import triggers, warehouse
+
+    paths = _state(args)
+    if not args.reason.strip():
+        sys.exit("--reason is required: it is recorded with who and when")
+    pending = awaiting_approval(playback.instance_for(paths))
+    if args.trigger_id not in pending:
+        listed = "; ".join(f"{t} ({tags[triggers.KIND]}: {tags[triggers.REASON][:80]})" for t, tags in pending.items())
+        sys.exit(
+            f"no retrain {args.trigger_id} awaits approval (it ran, a later retrain answered it, or the id is wrong); "
+            + (f"awaiting: {listed}" if listed else "none awaits")
+        )
+    who = args.by or getpass.getuser()
+    tags = {**pending[args.trigger_id], triggers.APPROVED_BY: who, triggers.APPROVAL_REASON: args.reason[:900]}
+    result = _run_by_hand(paths, "retrain_job", None, {}, {"user": who, **tags}, "retrain failed", gate_may_reject=True)
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        row = warehouse.fetch_one(con, "select * from retrain_triggers where trigger_id = ?", [args.trigger_id])
+        decided = warehouse.fetch_one(
+            con,
+            "select action from promotions where model_version = ? order by decided_at desc",
+            [row["model_version"]],
+        )
+    version = row["model_version"]
+    # passed: promoted, awaiting a person's approval or in canary, as the PromotionPolicy says
+    verdict = f"passed the gate: {decided['action']}" if result.success and decided else "rejected by the gate"
+    print(
+        f"retrain {row['trigger_id']} ({row['kind']}) approved by {row['approved_by']} — {row['approval_reason']}: "
+        f"candidate version {version} {verdict}, training set {row['training_set_version']} (run {result.run_id}); "
+        f"`cl why {version}` tells the rest"
     )
 
 
@@ -533,6 +583,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--by", help="who approves (default: the current user)")
     _home(p)
     p.set_defaults(func=approve)
+
+    p = sub.add_parser("approve-retrain", help="run a retrain held for approval (RetrainPolicy.approval)")
+    p.add_argument("trigger_id", help="the trigger id of an 'awaiting_approval' observation on retrain_trigger")
+    p.add_argument("--reason", required=True, help="why it is approved (recorded)")
+    p.add_argument("--by", help="who approves it (default: the current user)")
+    _home(p)
+    p.set_defaults(func=approve_retrain)
 
     p = sub.add_parser("rollback", help="restore an earlier champion (recorded like a promotion)")
     p.add_argument(

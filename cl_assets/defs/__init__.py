@@ -71,7 +71,12 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
         asset_checks=[gate.promotion_gate, monitors.drift_check, monitors.performance_check, monitors.refit_check],
         jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job, jobs.promotion_job],
         sensors=[landing_sensor, retrain_sensor, automation_sensor, promotion_sensor],
-        schedules=[periodic_retrain_schedule(cron or retrain_cron(), running=retrain_policy.mode == RetrainMode.AUTO)],
+        schedules=[
+            periodic_retrain_schedule(
+                cron or retrain_cron(),
+                running=retrain_policy.mode == RetrainMode.AUTO and not retrain_policy.approval,
+            )
+        ],
         resources={
             "warehouse": Warehouse(path=str(paths.warehouse)),
             "landing_zone": Landing(path=str(paths.landing)),

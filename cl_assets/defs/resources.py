@@ -280,6 +280,12 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=0,
         description="Retrain once this many labeled rows arrived since the last training set (0: off).",
     )
+    approval: bool = Field(
+        default=False,
+        description="auto: hold every retrain the sensor would launch (the first model included) for a person. "
+        "It is recorded as an 'awaiting_approval' observation on retrain_trigger, with its trigger id, reason and "
+        "evidence; `cl approve-retrain TRIGGER_ID --reason ...` runs it, recording who approved it and why.",
+    )
 
     # the settings `auto:NAME=VALUE:...` may override in a backtest: the auto policy's own controls
     AUTO_SETTINGS: ClassVar[tuple[str, ...]] = (
@@ -296,6 +302,7 @@ class RetrainPolicy(dg.ConfigurableResource):
         "budget",
         "budget_window_batches",
         "min_new_labels",
+        "approval",  # 1: hold retrains for a person
     )
 
     @classmethod
@@ -306,7 +313,7 @@ class RetrainPolicy(dg.ConfigurableResource):
         name, *args = text.strip().split(":")
         usage = (
             f"unknown policy '{text}': use auto[:NAME=VALUE...], periodic:K, volume:N or never (K, N > 0; "
-            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0)"
+            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0, approval 0 or 1)"
         )
         if name == "never" and not args:
             return cls(mode=RetrainMode.NEVER)
@@ -321,6 +328,8 @@ class RetrainPolicy(dg.ConfigurableResource):
         for arg in args:
             key, eq, value = arg.partition("=")
             if not eq or key not in cls.AUTO_SETTINGS or not value.isdigit() or key in overrides:
+                raise ValueError(usage)
+            if key == "approval" and value not in ("0", "1"):
                 raise ValueError(usage)
             overrides[key] = int(value)
         policy = cls(mode=RetrainMode.AUTO, **overrides)
@@ -338,7 +347,9 @@ class RetrainPolicy(dg.ConfigurableResource):
             return "never"
         fields = type(self).model_fields
         changed = [
-            f":{key}={getattr(self, key)}" for key in self.AUTO_SETTINGS if getattr(self, key) != fields[key].default
+            f":{key}={int(getattr(self, key))}"  # booleans as parse reads them: 0 or 1
+            for key in self.AUTO_SETTINGS
+            if getattr(self, key) != fields[key].default
         ]
         return "auto" + "".join(changed)
 

@@ -39,6 +39,8 @@ def why(con, version: int) -> dict:
             "evidence": _json(candidate["evidence"]) or {},
             "at": str(candidate["triggered_at"]),
             "dagster_run_id": candidate["trigger_run_id"],
+            "approved_by": candidate["approved_by"],
+            "approval_reason": candidate["approval_reason"],
         },
         "training_set": {
             "version": candidate["training_set_version"],
@@ -93,6 +95,8 @@ def render(chain: dict) -> str:
         f"model v{chain['model_version']} ({chain['registered_model']})",
         f"  trigger   {t['kind']} at {t['at']}: {t['reason']}",
     ]
+    if t["approved_by"]:
+        lines.append(f"  approved  by {t['approved_by']}: {t['approval_reason']} (held for approval, then run)")
     for name, detail in list(t["evidence"].items())[:4]:
         items = detail.items() if isinstance(detail, dict) else [("", detail)]
         for feature, stats in list(items)[:6]:

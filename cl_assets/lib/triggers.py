@@ -14,6 +14,8 @@ TRIGGER_ID, KIND, REASON, CHECK, BATCH, EVIDENCE = (
     "cl/trigger_batch",
     "cl/trigger_evidence",
 )
+# a retrain held for a person (RetrainPolicy.approval) runs with these added
+APPROVED_BY, APPROVAL_REASON = "cl/approved_by", "cl/approval_reason"
 
 
 def tags(
@@ -42,4 +44,6 @@ def from_tags(run_tags: Mapping[str, str], run_id: str) -> dict:
         "check_name": run_tags.get(CHECK) or None,
         "batch_id": run_tags.get(BATCH) or None,
         "evidence": json.loads(run_tags.get(EVIDENCE, "{}") or "{}"),
+        "approved_by": run_tags.get(APPROVED_BY) or None,
+        "approval_reason": run_tags.get(APPROVAL_REASON) or None,
     }

@@ -177,6 +177,9 @@ create table if not exists retrain_triggers (
     model_version integer,
     promoted boolean
 );
+-- A retrain held for a person's approval (RetrainPolicy.approval): who approved it, and why.
+alter table retrain_triggers add column if not exists approved_by varchar;
+alter table retrain_triggers add column if not exists approval_reason varchar;
 
 create table if not exists training_set_versions (
     version integer,
@@ -306,7 +309,7 @@ create table if not exists canary_results (
 -- rollback, and every accepted drift (a person's re-baseline of the reference).
 create or replace view audit_trail as
 select triggered_at as happened_at, 'trigger' as event, kind as action, model_version, reason,
-       null::varchar as actor, trigger_id, evidence, dagster_run_id
+       approved_by as actor, trigger_id, evidence, dagster_run_id
 from retrain_triggers
 union all
 select decided_at, 'promotion', action, model_version, reason, actor, trigger_id, evidence, dagster_run_id

@@ -12,6 +12,8 @@ def chain(gate, promotion) -> dict:
             "at": "t0",
             "reason": "drift_check failed on batch 'b9'",
             "evidence": {"drift_check@b9": {"age": {"method": "ks", "p_value": 1e-9}}},
+            "approved_by": None,
+            "approval_reason": None,
         },
         "training_set": {"version": 3, "batches": ["b5", "b6", "b7", "b8"], "rows_train": 700, "rows_holdout": 300},
         "candidate": {"mlflow_run_id": "abc123", "dagster_run_id": "run-1", "trained_at": "t1"},
@@ -30,7 +32,16 @@ def test_a_rejected_candidate_names_the_gate_reasons_and_never_became_champion()
 
 
 def test_a_candidate_whose_run_stopped_before_the_report_was_not_judged():
-    assert "not judged" in render(chain(None, None))
+    text = render(chain(None, None))
+    assert "not judged" in text and "approved" not in text  # nobody approved an automatic retrain
+
+
+def test_a_retrain_held_for_approval_names_who_approved_it_right_after_its_trigger():
+    whole = chain(None, None)
+    whole["trigger"] |= {"approved_by": "alice", "approval_reason": "read the drift evidence"}
+    lines = render(whole).splitlines()
+    assert lines[2] == "  approved  by alice: read the drift evidence (held for approval, then run)"
+    assert lines[1].startswith("  trigger   drift_check at t0")
 
 
 def test_a_replaced_champion_says_until_when():

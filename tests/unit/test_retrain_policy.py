@@ -20,6 +20,8 @@ from cl_assets.defs.resources import RetrainMode, RetrainPolicy
             RetrainMode.AUTO,
             {"drift_breaches": 1, "drift_window": 1, "retry_batches": 0},
         ),
+        ("auto:approval=1", RetrainMode.AUTO, {"approval": True}),
+        ("auto:approval=0", RetrainMode.AUTO, {}),
     ],
 )
 def test_a_policy_reads_as_written_and_its_label_reads_back(text, mode, changed):
@@ -54,6 +56,7 @@ def test_the_label_names_only_the_controls_that_differ_from_the_defaults():
         ("auto:budget=-1", "VALUE a whole number"),
         ("auto:budget=1:budget=2", "unknown policy"),
         ("auto:drift_breaches=4", "drift_check: M of N needs 0 <= M <= N and N >= 1, got 4 of 3"),
+        ("auto:approval=2", "approval 0 or 1"),
     ],
 )
 def test_bad_policies_are_refused_with_the_spelling_that_works(text, message):

@@ -77,7 +77,8 @@ class CandidateConfig(dg.Config):
 
 @dg.asset(group_name="training", kinds={"duckdb"}, pool="duckdb")
 def retrain_trigger(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Why this retrain runs: the trigger (drift check, schedule, bootstrap, manual) and its evidence."""
+    """Why this retrain runs: the trigger (drift check, schedule, bootstrap, manual) and its
+    evidence; for a retrain held for approval (RetrainPolicy.approval), who approved it and why."""
     record = triggers.from_tags(context.run.tags, context.run.run_id)
     with warehouse.connect() as con:
         con.execute("delete from retrain_triggers where trigger_id = ?", [record["trigger_id"]])
@@ -92,6 +93,11 @@ def retrain_trigger(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
             "check": record["check_name"] or "",
             "batch_id": record["batch_id"] or "",
             "evidence": dg.MetadataValue.json(record["evidence"]),
+            **(
+                {"approved_by": record["approved_by"], "approval_reason": record["approval_reason"] or ""}
+                if record["approved_by"]
+                else {}
+            ),
         }
     )
 

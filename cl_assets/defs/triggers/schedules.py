@@ -16,7 +16,8 @@ def periodic_retrain_schedule(cron: str, running: bool = True) -> dg.ScheduleDef
             f"Retrains on a fixed cadence ('{cron}' UTC; set CL_RETRAIN_CRON), whatever the "
             "monitors say, so the champion never grows stale silently. The candidate still "
             "has to pass the promotion gate. Off by default under the backtest policies "
-            "(RetrainPolicy.mode other than auto)."
+            "(RetrainPolicy.mode other than auto) and under RetrainPolicy.approval (a retrain waits "
+            "for a person there; turn the schedule on if calendar retrains may run unattended)."
         ),
     )
     def _schedule(context: dg.ScheduleEvaluationContext):

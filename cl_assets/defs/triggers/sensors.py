@@ -130,6 +130,44 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
     ]
 
 
+AWAITING = "awaiting_approval"
+
+
+def _awaiting(request: dg.RunRequest) -> dg.AssetObservation:
+    """A retrain held for a person (RetrainPolicy.approval), on the retrain_trigger asset: the
+    trigger and the exact tags its run will carry once approved."""
+    trigger_id = request.tags[triggers.TRIGGER_ID]
+    return dg.AssetObservation(
+        asset_key="retrain_trigger",
+        description=f"retrain awaiting approval: {request.tags[triggers.REASON]}",
+        metadata={
+            "decision": AWAITING,
+            "trigger_id": trigger_id,
+            "kind": request.tags[triggers.KIND],
+            "batch_id": request.tags[triggers.BATCH],
+            "reason": request.tags[triggers.REASON],
+            "evidence": dg.MetadataValue.json(json.loads(request.tags[triggers.EVIDENCE])),
+            "run_tags": dg.MetadataValue.json(dict(request.tags)),
+            "approve": f"cl approve-retrain {trigger_id} --reason '...' (or launch retrain_job with run_tags, plus "
+            f"{triggers.APPROVED_BY} and {triggers.APPROVAL_REASON})",
+        },
+    )
+
+
+def awaiting_approval(instance: dg.DagsterInstance) -> dict[str, dict]:
+    """Retrains held for approval and still open, oldest first: trigger id -> the tags its run
+    will carry. A retrain that ran since (approved, scheduled or by hand) answers every request
+    made before it: it learned the same labels."""
+    latest = instance.get_run_records(filters=dg.RunsFilter(job_name=retrain_job.name), limit=1)
+    since = latest[0].create_timestamp.timestamp() if latest else 0.0
+    found: dict[str, dict] = {}
+    for record in instance.fetch_observations(dg.AssetKey("retrain_trigger"), limit=HISTORY).records:
+        meta = record.asset_observation.metadata if record.asset_observation else {}
+        if record.timestamp > since and getattr(meta.get("decision"), "value", None) == AWAITING:
+            found.setdefault(meta["trigger_id"].value, meta["run_tags"].value)
+    return dict(reversed(found.items()))
+
+
 @dg.sensor(
     name=SENSOR,
     job=retrain_job,
@@ -148,7 +186,9 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
         "exist and no champion does. The run's tags carry the checks, batches and evidence. On "
         "its first tick it starts from the latest check result. Under the backtest policies "
         "(RetrainPolicy.mode periodic, volume or never) it retrains on a count of labeled batches "
-        "or rows, or never, and ignores the monitors."
+        "or rows, or never, and ignores the monitors. With RetrainPolicy.approval, a retrain it would launch is "
+        "held for a person instead: an 'awaiting_approval' observation on retrain_trigger, run by "
+        "`cl approve-retrain TRIGGER_ID --reason ...`."
     ),
 )
 def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainPolicy):
@@ -192,7 +232,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             for v in fired
         ]
         fired = []
-    request, volume_note = None, None
+    request, note = None, None
     if _no_champion_yet(instance) and not in_flight:
         request = _bootstrap(instance)
     elif fired:
@@ -206,7 +246,18 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
         )
     elif retrain_policy.min_new_labels and not in_flight and canary is None:
-        request, volume_note = _volume(instance, state, policy, retrain_policy.min_new_labels)
+        request, note = _volume(instance, state, policy, retrain_policy.min_new_labels)
+    events = _held(held)
+    awaiting = cursor.get("awaiting", [])
+    if request is not None and retrain_policy.approval:
+        # held for a person: no retrain starts, so neither the cooldown nor the budget counts it;
+        # a check's incident stays answered (it asks again after retry_batches, as if rejected)
+        trigger_id = request.tags[triggers.TRIGGER_ID]
+        if trigger_id not in awaiting:
+            events.append(_awaiting(request))
+            awaiting = (awaiting + [trigger_id])[-HISTORY:]
+        note = f"retrain {trigger_id} awaits a person's approval: cl approve-retrain {trigger_id} --reason ..."
+        request = None
     if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
         state.retrain_launched()
     next_cursor = json.dumps(
@@ -216,11 +267,11 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             "seen": sorted(i for i in seen | {e.id for e in evaluations} if i > after),
             "runs_after": runs_after,
             "state": state.to_dict(),
+            "awaiting": awaiting,  # trigger ids already recorded as awaiting approval
         }
     )
-    events = _held(held)
     if request is None:
-        notes = [v.reason for v in held] + ([volume_note] if volume_note else [])
+        notes = [v.reason for v in held] + ([note] if note else [])
         reason = "; ".join(notes) or "no monitoring check failed since the last tick"
         return dg.SensorResult(skip_reason=reason[:1000], cursor=next_cursor, asset_events=events)
     return dg.SensorResult(run_requests=[request], cursor=next_cursor, asset_events=events)

@@ -1,0 +1,113 @@
+"""RetrainPolicy.approval: every retrain the sensor would launch is held for a person, recorded
+as an observation with its evidence, and runs only once approved, with who and why kept in its
+trigger record and in `cl why`."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from cl_assets import cli, playback
+from cl_assets.defs.triggers.sensors import AWAITING, awaiting_approval
+from cl_assets.lib import scenario, triggers, warehouse
+from cl_assets.settings import StatePaths
+from tests.conftest import SHORT_BATCHES, SHORT_ROWS, SHORT_STORY
+
+PERSON, WAITS = "alice", 3  # she reads the queue once 3 batches were played, then after every batch
+
+
+@pytest.fixture(scope="module")
+def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
+    """The short story under approval, with a person who approves the oldest waiting retrain."""
+    paths = StatePaths.resolve(tmp_path_factory.mktemp("approval"))
+    home = ["--home", str(paths.home)]
+    lines, approvals = [], []
+
+    def person(line: str) -> None:
+        lines.append(line)
+        if len(lines) < WAITS:
+            return
+        while pending := awaiting_approval(playback.instance_for(paths)):
+            trigger_id, tags = next(iter(pending.items()))
+            cli.main(
+                [
+                    "approve-retrain",
+                    trigger_id,
+                    "--reason",
+                    f"read the {tags[triggers.KIND]} evidence",
+                    "--by",
+                    PERSON,
+                    *home,
+                ]
+            )
+            approvals.append({"trigger_id": trigger_id, "batches_played": len(lines), "waiting": list(pending)})
+
+    stream = playback.scenario_batches(SHORT_BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY)
+    report = playback.play(paths, scenario.spec(), stream, echo=person, policy={"approval": True})
+    return paths, report["batches"], approvals
+
+
+def _sql(paths: StatePaths, text: str) -> list[dict]:
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        return warehouse.fetch_records(con, text)
+
+
+def _awaiting_observations(paths: StatePaths) -> list[dict]:
+    records = playback.instance_for(paths).fetch_observations(dg.AssetKey("retrain_trigger"), limit=500).records
+    metas = [{k: v.value for k, v in r.asset_observation.metadata.items()} for r in records]
+    return [m for m in metas if m.get("decision") == AWAITING]
+
+
+def test_nothing_is_trained_before_a_person_approves(approved):
+    paths, batches, approvals = approved
+    first = approvals[0]
+    assert first["batches_played"] == WAITS
+    # the first model waited for her: no batch before then was scored by a champion
+    assert all(b["champion_version"] is None for b in batches[: WAITS - 1]), batches[:WAITS]
+    # requests made while she was away: one per new label delivery, and her one approval answered them all
+    assert len(first["waiting"]) >= 2 and first["trigger_id"] == first["waiting"][0]
+
+
+def test_every_retrain_ran_by_approval_only_with_who_and_why(approved):
+    paths, _, approvals = approved
+    runs = playback.instance_for(paths).get_runs(filters=dg.RunsFilter(job_name="retrain_job"))
+    assert runs and len(runs) == len(approvals)
+    for run in runs:
+        assert "dagster/sensor_name" not in run.tags and "dagster/schedule_name" not in run.tags, run.tags
+        assert run.tags[triggers.APPROVED_BY] == PERSON
+    rows = _sql(paths, "select * from retrain_triggers order by triggered_at")
+    assert [r["trigger_id"] for r in rows] == [a["trigger_id"] for a in approvals]
+    for row in rows:
+        assert row["approved_by"] == PERSON and row["approval_reason"] == f"read the {row['kind']} evidence"
+    kinds = [r["kind"] for r in rows]
+    assert kinds[0] == "bootstrap" and any(k not in ("bootstrap", "schedule") for k in kinds[1:]), kinds
+    actors = _sql(paths, "select distinct actor from audit_trail where event = 'trigger'")
+    assert actors == [{"actor": PERSON}]
+
+
+def test_each_held_retrain_is_recorded_once_with_its_evidence(approved):
+    paths, _, approvals = approved
+    held = _awaiting_observations(paths)
+    ids = [m["trigger_id"] for m in held]
+    assert len(ids) == len(set(ids)), ids  # a request repeated on later ticks is recorded once
+    assert {a["trigger_id"] for a in approvals} <= set(ids)
+    rows = {r["trigger_id"]: r for r in _sql(paths, "select * from retrain_triggers")}
+    for m in held:
+        tags = m["run_tags"]
+        assert tags[triggers.TRIGGER_ID] == m["trigger_id"] and tags[triggers.KIND] == m["kind"]
+        if m["trigger_id"] in rows:  # the run carried the request's own trigger and evidence
+            assert rows[m["trigger_id"]]["reason"] == m["reason"]
+            assert json.loads(rows[m["trigger_id"]]["evidence"]) == m["evidence"]
+
+
+def test_why_names_who_approved_and_a_second_approval_is_refused(approved, capsys):
+    paths, _, approvals = approved
+    home = ["--home", str(paths.home)]
+    version = _sql(paths, "select max(model_version) as v from candidate_models")[0]["v"]
+    capsys.readouterr()
+    cli.main(["why", str(version), *home])
+    assert f"approved  by {PERSON}: read the " in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=f"no retrain {approvals[0]['trigger_id']} awaits approval"):
+        cli.main(["approve-retrain", approvals[0]["trigger_id"], "--reason", "again", *home])
+    runs = playback.instance_for(paths).get_runs(filters=dg.RunsFilter(job_name="retrain_job"))
+    assert len(runs) == len(approvals)  # the refusal ran nothing
