@@ -11,9 +11,10 @@ from cl_assets import cli, playback
 from cl_assets.defs.triggers.sensors import AWAITING, awaiting_approval
 from cl_assets.lib import scenario, triggers, warehouse
 from cl_assets.settings import StatePaths
-from tests.conftest import SHORT_BATCHES, SHORT_ROWS, SHORT_STORY
+from tests.conftest import SHORT_ROWS, SHORT_STORY
 
 PERSON, WAITS = "alice", 3  # she reads the queue once 3 batches were played, then after every batch
+BATCHES = 9  # the covariate shift (batch 3) fails drift_check by batch 6, the label shift performance_check by 7
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
             )
             approvals.append({"trigger_id": trigger_id, "batches_played": len(lines), "waiting": list(pending)})
 
-    stream = playback.scenario_batches(SHORT_BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY)
+    stream = playback.scenario_batches(BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY)
     report = playback.play(paths, scenario.spec(), stream, echo=person, policy={"approval": True})
     return paths, report["batches"], approvals
 
