@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cl_assets.lib import scenario
-from cl_assets.settings import HOME_ENV, PROJECT_ROOT, THREADS_ENV, StatePaths, available_cores, fit_threads
+from cl_assets.settings import HOME_ENV, PROJECT_ROOT, THREADS_ENV, StatePaths, configured_threads, resolved_threads
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
@@ -256,7 +256,7 @@ def backtest(args: argparse.Namespace) -> None:
     spec, batches, suite = _replay_batches(args)
     jobs = min(args.jobs, len(policies))
     # the replays share the cores, so that side by side they do not slow each other down
-    threads = max(1, (fit_threads() or available_cores()) // jobs)
+    threads = max(1, resolved_threads(configured_threads()) // jobs)
     work = {
         policy.label: (
             root / policy.label.replace(":", "-"),
@@ -626,7 +626,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     try:
-        fit_threads()  # refused now, not inside the first run that fits a model
+        configured_threads()  # refused now, not inside the first run that fits a model
     except ValueError as bad:
         sys.exit(str(bad))
     try:

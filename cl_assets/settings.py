@@ -112,12 +112,17 @@ def retrain_cron() -> str:
 THREADS_ENV = "CL_THREADS"
 
 
-def fit_threads() -> int:
-    """CPU threads a model fit may use, from `CL_THREADS` (0 or unset: every core this process may run on)."""
+def configured_threads() -> int:
+    """CPU threads a model fit may use, as `CL_THREADS` sets them (0 or unset: every core, see resolved_threads)."""
     text = os.environ.get(THREADS_ENV, "").strip() or "0"
     if not text.isdigit():
         raise ValueError(f"{THREADS_ENV} must be a whole number >= 0 (0: every core), got '{text}'")
     return int(text)
+
+
+def resolved_threads(threads: int) -> int:
+    """`threads`, or every core this process may run on when it is 0."""
+    return threads or available_cores()
 
 
 def available_cores() -> int:

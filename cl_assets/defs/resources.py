@@ -17,7 +17,7 @@ from cl_assets.lib.drift import Policy as DriftPolicy
 from cl_assets.lib.drift import Thresholds
 from cl_assets.lib.expectations import load_suite
 from cl_assets.lib.gate import GateRules
-from cl_assets.settings import PROJECT_ROOT, THREADS_ENV, available_cores
+from cl_assets.settings import PROJECT_ROOT, THREADS_ENV, resolved_threads
 
 LANDING_FORMATS = (".csv", ".parquet")
 
@@ -101,7 +101,7 @@ class Compute(dg.ConfigurableResource):
 
     @property
     def fit_threads(self) -> int:
-        return self.threads or available_cores()
+        return resolved_threads(self.threads)
 
 
 class ModelRegistry(dg.ConfigurableResource):

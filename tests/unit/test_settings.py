@@ -4,23 +4,23 @@ import pytest
 
 from cl_assets import cli
 from cl_assets.defs.resources import Compute
-from cl_assets.settings import THREADS_ENV, available_cores, fit_threads
+from cl_assets.settings import THREADS_ENV, available_cores, configured_threads
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, 0), ("", 0), ("0", 0), ("3", 3), (" 12 ", 12)])
-def test_fit_threads_reads_the_environment(monkeypatch, value, threads):
+def test_configured_threads_reads_the_environment(monkeypatch, value, threads):
     if value is None:
         monkeypatch.delenv(THREADS_ENV, raising=False)
     else:
         monkeypatch.setenv(THREADS_ENV, value)
-    assert fit_threads() == threads
+    assert configured_threads() == threads
 
 
 @pytest.mark.parametrize("value", ["-1", "two", "1.5"])
 def test_a_bad_thread_count_is_refused_by_name_before_any_command_runs(monkeypatch, tmp_path, value):
     monkeypatch.setenv(THREADS_ENV, value)
     with pytest.raises(ValueError, match=f"{THREADS_ENV} must be a whole number >= 0"):
-        fit_threads()
+        configured_threads()
     with pytest.raises(SystemExit, match=THREADS_ENV):
         cli.main(["why", "1", "--home", str(tmp_path)])
     assert not any(tmp_path.iterdir())  # refused before the state folder was touched

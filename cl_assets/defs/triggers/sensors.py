@@ -248,15 +248,18 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
     elif retrain_policy.min_new_labels and not in_flight and canary is None:
         request, note = _volume(instance, state, policy, retrain_policy.min_new_labels)
     events = _held(held)
-    awaiting = cursor.get("awaiting", [])
     if request is not None and retrain_policy.approval:
         # held for a person: no retrain starts, so neither the cooldown nor the budget counts it;
-        # a check's incident stays answered (it asks again after retry_batches, as if rejected)
+        # a check's incident stays answered (it asks again after retry_batches, as if rejected).
+        # Asked once: a request already waiting, or whose run already ran (as the daemon skips a
+        # run key it launched), is not recorded again.
         trigger_id = request.tags[triggers.TRIGGER_ID]
-        if trigger_id not in awaiting:
+        ran = instance.get_runs(
+            filters=dg.RunsFilter(job_name=retrain_job.name, tags={triggers.TRIGGER_ID: trigger_id}), limit=1
+        )
+        if not ran and trigger_id not in awaiting_approval(instance):
             events.append(_awaiting(request))
-            awaiting = (awaiting + [trigger_id])[-HISTORY:]
-        note = f"retrain {trigger_id} awaits a person's approval: cl approve-retrain {trigger_id} --reason ..."
+        note = f"retrain {trigger_id} held for a person's approval: cl approve-retrain {trigger_id} --reason ..."
         request = None
     if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
         state.retrain_launched()
@@ -267,7 +270,6 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
             "seen": sorted(i for i in seen | {e.id for e in evaluations} if i > after),
             "runs_after": runs_after,
             "state": state.to_dict(),
-            "awaiting": awaiting,  # trigger ids already recorded as awaiting approval
         }
     )
     if request is None:
