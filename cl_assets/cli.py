@@ -423,22 +423,27 @@ def approve_retrain(args: argparse.Namespace) -> None:
     import getpass
 
     from cl_assets import playback
-    from cl_assets.defs.triggers.sensors import awaiting_approval
-    from cl_assets.lib import triggers, warehouse
+    from cl_assets.defs.triggers.sensors import awaiting_approval, not_awaiting
+    from cl_assets.lib import warehouse
 
     paths = _state(args)
     if not args.reason.strip():
         sys.exit("--reason is required: it is recorded with who and when")
     pending = awaiting_approval(playback.instance_for(paths))
-    if args.trigger_id not in pending:
-        listed = "; ".join(f"{t} ({tags[triggers.KIND]}: {tags[triggers.REASON][:80]})" for t, tags in pending.items())
-        sys.exit(
-            f"no retrain {args.trigger_id} awaits approval (it ran, a later retrain answered it, or the id is wrong); "
-            + (f"awaiting: {listed}" if listed else "none awaits")
-        )
+    if args.trigger_id not in pending:  # refused before a run starts
+        sys.exit(not_awaiting(args.trigger_id, pending))
     who = args.by or getpass.getuser()
-    tags = {**pending[args.trigger_id], triggers.APPROVED_BY: who, triggers.APPROVAL_REASON: args.reason[:900]}
-    result = _run_by_hand(paths, "retrain_job", None, {}, {"user": who, **tags}, "retrain failed", gate_may_reject=True)
+    # the run the UI launches: retrain_trigger's config names the held retrain; the asset records it
+    config = {"approve": args.trigger_id, "reason": args.reason, "by": who}
+    result = _run_by_hand(
+        paths,
+        "retrain_job",
+        None,
+        {"ops": {"retrain_trigger": {"config": config}}},
+        {"user": who},
+        "retrain failed",
+        gate_may_reject=True,
+    )
     with warehouse.connect(paths.warehouse, read_only=True) as con:
         row = warehouse.fetch_one(con, "select * from retrain_triggers where trigger_id = ?", [args.trigger_id])
         decided = warehouse.fetch_one(

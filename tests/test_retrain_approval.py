@@ -1,6 +1,7 @@
 """RetrainPolicy.approval: every retrain the sensor would launch is held for a person, recorded
-as an observation with its evidence, and runs only once approved, with who and why kept in its
-trigger record and in `cl why`."""
+as an observation with its evidence, and runs only once approved (by `cl approve-retrain`, or by
+launching retrain_job with retrain_trigger's `approve` config, as from the UI's launchpad), with
+who and why kept in its trigger record, its run's tags and `cl why`."""
 
 import json
 
@@ -8,6 +9,7 @@ import dagster as dg
 import pytest
 
 from cl_assets import cli, playback
+from cl_assets.defs import build_defs
 from cl_assets.defs.triggers.sensors import AWAITING, awaiting_approval
 from cl_assets.lib import scenario, triggers, warehouse
 from cl_assets.settings import StatePaths
@@ -30,22 +32,29 @@ def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
             return
         while pending := awaiting_approval(playback.instance_for(paths)):
             trigger_id, tags = next(iter(pending.items()))
-            cli.main(
-                [
-                    "approve-retrain",
-                    trigger_id,
-                    "--reason",
-                    f"read the {tags[triggers.KIND]} evidence",
-                    "--by",
-                    PERSON,
-                    *home,
-                ]
-            )
+            reason = f"read the {tags[triggers.KIND]} evidence"
+            if len(approvals) % 2 == 0:
+                cli.main(["approve-retrain", trigger_id, "--reason", reason, "--by", PERSON, *home])
+            else:  # what the launchpad does: retrain_job with retrain_trigger's config
+                _launch(paths, {"approve": trigger_id, "reason": reason, "by": PERSON})
             approvals.append({"trigger_id": trigger_id, "batches_played": len(lines), "waiting": list(pending)})
 
     stream = playback.scenario_batches(BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY)
     report = playback.play(paths, scenario.spec(), stream, echo=person, policy={"approval": True})
     return paths, report["batches"], approvals
+
+
+def _launch(paths: StatePaths, config: dict) -> dg.ExecuteInProcessResult:
+    """A retrain_job run with retrain_trigger's config, as the UI's launchpad submits it."""
+    return (
+        build_defs(paths)
+        .resolve_job_def("retrain_job")
+        .execute_in_process(
+            instance=playback.instance_for(paths),
+            run_config={"ops": {"retrain_trigger": {"config": config}}},
+            raise_on_error=False,
+        )
+    )
 
 
 def _sql(paths: StatePaths, text: str) -> list[dict]:
@@ -75,7 +84,9 @@ def test_every_retrain_ran_by_approval_only_with_who_and_why(approved):
     assert runs and len(runs) == len(approvals)
     for run in runs:
         assert "dagster/sensor_name" not in run.tags and "dagster/schedule_name" not in run.tags, run.tags
-        assert run.tags[triggers.APPROVED_BY] == PERSON
+        # the launchpad's runs, too: retrain_trigger added the held request's tags to its run
+        assert run.tags[triggers.APPROVED_BY] == PERSON and run.tags[triggers.TRIGGER_ID], run.tags
+    assert sorted(r.tags[triggers.TRIGGER_ID] for r in runs) == sorted(a["trigger_id"] for a in approvals)
     rows = _sql(paths, "select * from retrain_triggers order by triggered_at")
     assert [r["trigger_id"] for r in rows] == [a["trigger_id"] for a in approvals]
     for row in rows:
@@ -112,3 +123,21 @@ def test_why_names_who_approved_and_a_second_approval_is_refused(approved, capsy
         cli.main(["approve-retrain", approvals[0]["trigger_id"], "--reason", "again", *home])
     runs = playback.instance_for(paths).get_runs(filters=dg.RunsFilter(job_name="retrain_job"))
     assert len(runs) == len(approvals)  # the refusal ran nothing
+
+
+def test_an_approval_from_the_launchpad_of_nothing_waiting_fails_and_stores_nothing(approved):
+    paths, _, approvals = approved
+    counts = "select (select count(*) from retrain_triggers) as t, (select count(*) from training_set_versions) as s"
+    before = _sql(paths, counts)
+    done = approvals[-1]["trigger_id"]
+    for config, refusal in (
+        ({"approve": done, "reason": "again", "by": PERSON}, f"no retrain {done} awaits approval"),
+        ({"reason": "no id", "by": PERSON}, "`reason` and `by` go with `approve`"),
+    ):
+        result = _launch(paths, config)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert failure.step_key == "retrain_trigger" and refusal in failure.step_failure_data.error.message
+    assert _sql(paths, counts) == before
+    unchanged = playback.instance_for(paths).get_runs(filters=dg.RunsFilter(job_name="retrain_job"), limit=1)[0]
+    assert triggers.TRIGGER_ID not in unchanged.tags  # a refused approval adds no tags to its run

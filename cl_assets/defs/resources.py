@@ -284,7 +284,8 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=False,
         description="auto: hold every retrain the sensor would launch (the first model included) for a person. "
         "It is recorded as an 'awaiting_approval' observation on retrain_trigger, with its trigger id, reason and "
-        "evidence; `cl approve-retrain TRIGGER_ID --reason ...` runs it, recording who approved it and why.",
+        "evidence; `cl approve-retrain TRIGGER_ID --reason ...`, or retrain_job launched with retrain_trigger's "
+        "config `approve: TRIGGER_ID` (plus `reason`, `by`), runs it, recording who approved it and why.",
     )
 
     # the settings `auto:NAME=VALUE:...` may override in a backtest: the auto policy's own controls

@@ -10,6 +10,7 @@ from pydantic import Field
 from cl_assets.defs import tracking
 from cl_assets.defs.deployment.champion import current, learned_ids
 from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
+from cl_assets.defs.triggers.sensors import awaiting_approval, not_awaiting
 from cl_assets.lib import composition, markdown, modeling, registry, triggers, tuning
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 
@@ -75,11 +76,48 @@ class CandidateConfig(dg.Config):
     seed: int = Field(default=0, description="Seed of the search, the validation split and XGBoost.")
 
 
+class RetrainTriggerConfig(dg.Config):
+    """Approving a retrain held for a person (RetrainPolicy.approval) from the UI: launch
+    retrain_job with these set. Left empty, the run's own tags say why it runs."""
+
+    approve: str = Field(
+        default="",
+        description="The trigger id of a retrain awaiting approval (an 'awaiting_approval' observation on "
+        "retrain_trigger). The run then records that trigger, its reason and evidence, as its own.",
+    )
+    reason: str = Field(default="", description="approve: why it is approved (required; recorded).")
+    by: str = Field(default="", description="approve: who approves it (defaults to the run's user tag).")
+
+
+def _approved(context: dg.AssetExecutionContext, config: RetrainTriggerConfig) -> dict[str, str]:
+    """The run tags of the held retrain `config.approve`, with who approved it and why; a
+    dg.Failure naming the id and the retrains that do wait, if it waits for no one."""
+    pending = awaiting_approval(context.instance, excluding_run=context.run.run_id)
+    if config.approve not in pending:
+        raise dg.Failure(not_awaiting(config.approve, pending))
+    who = config.by.strip() or context.run.tags.get("user", "")
+    if not config.reason.strip() or not who:
+        raise dg.Failure(
+            f"approving retrain {config.approve} needs a reason and who approves it (`by`): both are recorded"
+        )
+    return {**pending[config.approve], triggers.APPROVED_BY: who, triggers.APPROVAL_REASON: config.reason[:900]}
+
+
 @dg.asset(group_name="training", kinds={"duckdb"}, pool="duckdb")
-def retrain_trigger(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def retrain_trigger(
+    context: dg.AssetExecutionContext, config: RetrainTriggerConfig, warehouse: Warehouse
+) -> dg.MaterializeResult:
     """Why this retrain runs: the trigger (drift check, schedule, bootstrap, manual) and its
-    evidence; for a retrain held for approval (RetrainPolicy.approval), who approved it and why."""
-    record = triggers.from_tags(context.run.tags, context.run.run_id)
+    evidence, from the run's tags. A retrain held for a person (RetrainPolicy.approval) runs once
+    approved: set `approve` to its trigger id, with `reason` and `by`; its trigger and evidence
+    are then recorded, with who approved it and why, and added to the run's tags."""
+    tags = context.run.tags
+    if not config.approve and (config.reason or config.by):
+        raise dg.Failure("retrain_trigger: `reason` and `by` go with `approve`, the trigger id of a held retrain")
+    if config.approve:
+        tags = _approved(context, config)
+        context.instance.add_run_tags(context.run.run_id, tags)
+    record = triggers.from_tags(tags, context.run.run_id)
     with warehouse.connect() as con:
         con.execute("delete from retrain_triggers where trigger_id = ?", [record["trigger_id"]])
         append_row(
@@ -115,12 +153,12 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     slice with a minimum of rows per slice. The holdout never takes a row the current champion
     learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
     has seen. Stored in `training_sets` with `split` and `weight`."""
-    trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
     try:
         recipe = composition.Recipe(**config.model_dump()).validate()
     except ValueError as exc:
         raise dg.Failure(f"training set recipe: {exc}") from None
     with warehouse.connect(read_only=True) as con:
+        trigger_id = _trigger_id(context, con)
         labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
         champion = current(con)
         champion_version = champion["model_version"] if champion else None
@@ -203,8 +241,8 @@ def candidate_model(
     training-set version), one nested run per trial; the chosen model is logged with a signature
     and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`."""
     spec = dataset.spec()
-    trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
     with warehouse.connect(read_only=True) as con:
+        trigger_id = _trigger_id(context, con)
         version = con.execute("select max(version) from training_set_versions").fetchall()[0][0]
         frame = fetch_df(con, "select * from training_sets where version = ?", [version])
         earlier = [
@@ -301,6 +339,17 @@ def candidate_model(
             **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
         }
     )
+
+
+def _trigger_id(context: dg.AssetExecutionContext, con) -> str:
+    """The trigger this run recorded (retrain_trigger, which may have taken an approved one's);
+    from the run's tags when the run did not record one (e.g. training_set materialized alone)."""
+    row = fetch_one(
+        con,
+        "select trigger_id from retrain_triggers where dagster_run_id = ? order by triggered_at desc limit 1",
+        [context.run.run_id],
+    )
+    return row["trigger_id"] if row else triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
 
 
 def latest_candidate(con) -> dict:

@@ -148,17 +148,22 @@ def _awaiting(request: dg.RunRequest) -> dg.AssetObservation:
             "reason": request.tags[triggers.REASON],
             "evidence": dg.MetadataValue.json(json.loads(request.tags[triggers.EVIDENCE])),
             "run_tags": dg.MetadataValue.json(dict(request.tags)),
-            "approve": f"cl approve-retrain {trigger_id} --reason '...' (or launch retrain_job with run_tags, plus "
-            f"{triggers.APPROVED_BY} and {triggers.APPROVAL_REASON})",
+            "approve": f"cl approve-retrain {trigger_id} --reason '...', or in the UI launch retrain_job with "
+            f"retrain_trigger's config approve: {trigger_id}, reason and by",
         },
     )
 
 
-def awaiting_approval(instance: dg.DagsterInstance) -> dict[str, dict]:
+def awaiting_approval(instance: dg.DagsterInstance, excluding_run: str | None = None) -> dict[str, dict]:
     """Retrains held for approval and still open, oldest first: trigger id -> the tags its run
     will carry. A retrain that ran since (approved, scheduled or by hand) answers every request
-    made before it: it learned the same labels."""
-    latest = instance.get_run_records(filters=dg.RunsFilter(job_name=retrain_job.name), limit=1)
+    made before it: it learned the same labels. `excluding_run`: a retrain run asking from
+    within, which does not answer the request it is about to run."""
+    latest = [
+        r
+        for r in instance.get_run_records(filters=dg.RunsFilter(job_name=retrain_job.name), limit=2)
+        if r.dagster_run.run_id != excluding_run
+    ]
     since = latest[0].create_timestamp.timestamp() if latest else 0.0
     found: dict[str, dict] = {}
     for record in instance.fetch_observations(dg.AssetKey("retrain_trigger"), limit=HISTORY).records:
@@ -166,6 +171,14 @@ def awaiting_approval(instance: dg.DagsterInstance) -> dict[str, dict]:
         if record.timestamp > since and getattr(meta.get("decision"), "value", None) == AWAITING:
             found.setdefault(meta["trigger_id"].value, meta["run_tags"].value)
     return dict(reversed(found.items()))
+
+
+def not_awaiting(trigger_id: str, pending: dict[str, dict]) -> str:
+    """Why `trigger_id` cannot be approved, and which retrains do wait."""
+    listed = "; ".join(f"{t} ({tags[triggers.KIND]}: {tags[triggers.REASON][:80]})" for t, tags in pending.items())
+    return f"no retrain {trigger_id} awaits approval (it ran, a later retrain answered it, or the id is wrong); " + (
+        f"awaiting: {listed}" if listed else "none awaits"
+    )
 
 
 @dg.sensor(
@@ -188,7 +201,8 @@ def awaiting_approval(instance: dg.DagsterInstance) -> dict[str, dict]:
         "(RetrainPolicy.mode periodic, volume or never) it retrains on a count of labeled batches "
         "or rows, or never, and ignores the monitors. With RetrainPolicy.approval, a retrain it would launch is "
         "held for a person instead: an 'awaiting_approval' observation on retrain_trigger, run by "
-        "`cl approve-retrain TRIGGER_ID --reason ...`."
+        "`cl approve-retrain TRIGGER_ID --reason ...` or by launching retrain_job with retrain_trigger's "
+        "config `approve` set to the trigger id."
     ),
 )
 def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainPolicy):
