@@ -216,9 +216,13 @@ def _terminated_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+REPLAY_REPORT = "replay.json"  # in each backtest policy's state folder
+
+
 def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: int) -> dict:
     """One policy's replay in its own state folder (a worker process when policies run side by
-    side), its model fits on `threads` threads."""
+    side), its model fits on `threads` threads; the folder keeps the replay's own report
+    (`replay.json`, as `cl replay --report` writes it: every batch, why each retrain ran)."""
     from cl_assets import playback
     from cl_assets.lib import backtest as lib
 
@@ -228,7 +232,7 @@ def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: 
     before = os.environ.get(THREADS_ENV)
     os.environ[THREADS_ENV] = str(threads)  # read by build_defs into the `compute` resource
     try:
-        played = playback.play(paths, spec, batches, echo=lambda _line: None, policy=policy)
+        played = playback.play(paths, spec, batches, home / REPLAY_REPORT, echo=lambda _line: None, policy=policy)
     finally:
         if before is None:
             os.environ.pop(THREADS_ENV)

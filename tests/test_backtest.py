@@ -16,6 +16,7 @@ from cl_assets.settings import THREADS_ENV
 
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
 ROWS, BATCH_ROWS = 7000, 500
+DRIFT_DAY = 12000
 POLICIES = ["auto", "periodic:1", "volume:1500"]
 
 
@@ -141,3 +142,27 @@ def test_replays_side_by_side_share_the_cores(backtest):
         assert tunings and {t["threads"] for t in tunings} == {share}, (policy, tunings)
         assert all(t["parallel"] <= share for t in tunings), (policy, tunings)
         assert trial_threads == {max(1, share // t["parallel"]) for t in tunings}, (policy, trial_threads)
+
+
+def test_auto_retrains_on_a_monitor_after_the_documented_drift(backtest):
+    """NOAA's concept drift starts about day 12000: auto's own replay report (`replay.json`, the
+    figures the backtest compared) shows a drift or performance check launching a retrain after
+    it, and that candidate's model became the champion."""
+    home, report, _ = backtest
+    days = pd.read_csv(NOAA, usecols=["day"])["day"].sort_values(ignore_index=True)
+    start = int((days < DRIFT_DAY).sum() // BATCH_ROWS)
+    assert start >= 3
+    state = home / "backtest" / "auto"
+    replayed = json.loads((state / cli.REPLAY_REPORT).read_text())
+    accuracy = [b["metrics"]["accuracy"] if b["metrics"] else None for b in replayed["batches"]]
+    assert accuracy == report["policies"]["auto"]["accuracy"]
+    monitors = ("drift_check", "performance_check")
+    after = [b for b in replayed["batches"][start:] if b["retrain_triggered"]]
+    assert any(any(m in b["trigger_reason"].split(":")[0] for m in monitors) for b in after), replayed["batches"]
+    with warehouse.connect(state / "warehouse.duckdb", read_only=True) as con:
+        promoted = warehouse.fetch_records(
+            con,
+            "select c.model_version, t.kind, t.batch_id from champion_history c "
+            "join retrain_triggers t using (trigger_id) where t.kind <> 'bootstrap' order by c.promoted_at",
+        )
+    assert any(p["batch_id"] >= f"batch_{start:04d}" for p in promoted), promoted

@@ -1,4 +1,8 @@
-"""`cl replay` on a real dataset: NOAA daily weather, whose drift starts around day 12000."""
+"""`cl replay` on a real dataset: the first 2,800 days of NOAA daily weather in `tests/data/`.
+
+How the loop answers that history's drift (about day 12000) is asserted on the backtest's auto
+replay (`tests/test_backtest.py`), which plays the whole file through the same code.
+"""
 
 import contextlib
 import io
@@ -13,20 +17,21 @@ from cl_assets.lib import warehouse
 from cl_assets.settings import StatePaths
 
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
-BATCH_ROWS = 700
-DRIFT_DAY = 12000
+BATCH_ROWS, BATCHES = 700, 4
 
 
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory) -> tuple[dict, StatePaths]:
     home = tmp_path_factory.mktemp("noaa")
+    history = home / "noaa_first_days.csv"
+    pd.read_csv(NOAA).sort_values("day").head(BATCH_ROWS * BATCHES).to_csv(history, index=False)
     report = home / "report.json"
     progress = io.StringIO()
     with contextlib.redirect_stderr(progress):
         cli.main(
             [
                 "replay",
-                str(NOAA),
+                str(history),
                 "--target",
                 "rain",
                 "--time",
@@ -43,14 +48,9 @@ def replay(tmp_path_factory) -> tuple[dict, StatePaths]:
     return json.loads(report.read_text()), StatePaths.resolve(home)
 
 
-def drift_batch() -> int:
-    days = pd.read_csv(NOAA, usecols=["day"])["day"].sort_values(ignore_index=True)
-    return int((days < DRIFT_DAY).sum() // BATCH_ROWS)
-
-
 def test_the_file_is_cut_into_consecutive_batches(replay):
     report, paths = replay
-    assert [b["rows"] for b in report["batches"]] == [BATCH_ROWS] * 10
+    assert [b["rows"] for b in report["batches"]] == [BATCH_ROWS] * BATCHES
     with warehouse.connect(paths.warehouse, read_only=True) as con:
         spans = warehouse.fetch_records(
             con, "select batch_id, min(day) as lo, max(day) as hi from raw_batches group by all order by batch_id"
@@ -58,30 +58,12 @@ def test_the_file_is_cut_into_consecutive_batches(replay):
     assert all(a["hi"] < b["lo"] for a, b in zip(spans, spans[1:], strict=False))
 
 
-def test_the_loop_retrains_after_the_documented_drift(replay):
-    report, paths = replay
-    start = drift_batch()
-    assert start >= 3
-    after = [b for b in report["batches"][start:] if b["retrain_triggered"]]
-    monitors = ("drift_check", "performance_check")
-    assert any(
-        b["trigger_reason"].split(":")[0] in monitors or "+" in b["trigger_reason"].split(":")[0] for b in after
-    ), [(b["batch_id"], b["trigger_reason"]) for b in report["batches"]]
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
-        promoted = warehouse.fetch_records(
-            con,
-            "select c.model_version, t.kind, t.batch_id from champion_history c "
-            "join retrain_triggers t using (trigger_id) where t.kind <> 'bootstrap' order by c.promoted_at",
-        )
-    assert any(p["batch_id"] >= f"batch_{start:04d}" for p in promoted), promoted
-
-
 def test_every_batch_after_the_first_is_scored_prequentially(replay):
     report, _ = replay
     scored = [b for b in report["batches"] if b["metrics"] is not None]
     assert len(scored) >= len(report["batches"]) - 2
     assert all(0.0 <= b["metrics"]["roc_auc"] <= 1.0 for b in scored)
-    assert report["summary"]["batches"] == 10 and report["summary"]["retrains"] >= 2
+    assert report["summary"]["batches"] == BATCHES and report["summary"]["retrains"] >= 1
 
 
 def test_tuning_progress_is_shown_while_candidates_train(replay):
