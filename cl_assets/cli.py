@@ -427,7 +427,7 @@ def approve_retrain(args: argparse.Namespace) -> None:
     import getpass
 
     from cl_assets import playback
-    from cl_assets.defs.triggers.sensors import awaiting_approval, not_awaiting
+    from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
     from cl_assets.lib import warehouse
 
     paths = _state(args)

@@ -10,7 +10,7 @@ import pytest
 
 from cl_assets import cli, playback
 from cl_assets.defs import build_defs
-from cl_assets.defs.triggers.sensors import AWAITING, awaiting_approval
+from cl_assets.defs.triggers.approvals import AWAITING, awaiting_approval
 from cl_assets.lib import scenario, triggers, warehouse
 from cl_assets.settings import StatePaths
 from tests.conftest import SHORT_ROWS, SHORT_STORY
@@ -110,6 +110,19 @@ def test_each_held_retrain_is_recorded_once_with_its_evidence(approved):
         if m["trigger_id"] in rows:  # the run carried the request's own trigger and evidence
             assert rows[m["trigger_id"]]["reason"] == m["reason"]
             assert json.loads(rows[m["trigger_id"]]["evidence"]) == m["evidence"]
+
+
+def test_the_schedule_holds_its_retrain_too(approved):
+    """The monthly schedule fires once, on day 4: under approval its run only records the request."""
+    paths, _, _ = approved
+    instance = playback.instance_for(paths)
+    (held_run,) = instance.get_runs(filters=dg.RunsFilter(job_name="hold_retrain_job"))
+    assert held_run.is_success and held_run.tags["dagster/schedule_name"] == "periodic_retrain_schedule"
+    scheduled = [m for m in _awaiting_observations(paths) if m["kind"] == "schedule"]
+    assert [m["trigger_id"] for m in scheduled] == [held_run.tags[triggers.TRIGGER_ID]]
+    assert scheduled[0]["run_tags"] == {k: v for k, v in held_run.tags.items() if k.startswith("cl/")}
+    retrains = instance.get_runs(filters=dg.RunsFilter(job_name="retrain_job"))
+    assert all("dagster/schedule_name" not in r.tags for r in retrains)
 
 
 def test_why_names_who_approved_and_a_second_approval_is_refused(approved, capsys):

@@ -74,7 +74,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
         schedules=[
             periodic_retrain_schedule(
                 cron or retrain_cron(),
-                running=retrain_policy.mode == RetrainMode.AUTO and not retrain_policy.approval,
+                running=retrain_policy.mode == RetrainMode.AUTO,
+                held=retrain_policy.approval,
             )
         ],
         resources={

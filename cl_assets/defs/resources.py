@@ -282,7 +282,8 @@ class RetrainPolicy(dg.ConfigurableResource):
     )
     approval: bool = Field(
         default=False,
-        description="auto: hold every retrain the sensor would launch (the first model included) for a person. "
+        description="auto: hold every retrain the sensor or the schedule would launch (the first model included) "
+        "for a person. "
         "It is recorded as an 'awaiting_approval' observation on retrain_trigger, with its trigger id, reason and "
         "evidence; `cl approve-retrain TRIGGER_ID --reason ...`, or retrain_job launched with retrain_trigger's "
         "config `approve: TRIGGER_ID` (plus `reason`, `by`), runs it, recording who approved it and why.",

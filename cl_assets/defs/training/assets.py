@@ -10,7 +10,7 @@ from pydantic import Field
 from cl_assets.defs import tracking
 from cl_assets.defs.deployment.champion import current, learned_ids
 from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
-from cl_assets.defs.triggers.sensors import awaiting_approval, not_awaiting
+from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
 from cl_assets.lib import composition, markdown, modeling, registry, triggers, tuning
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 

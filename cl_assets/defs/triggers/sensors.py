@@ -12,6 +12,7 @@ import dagster as dg
 
 from cl_assets.defs.jobs import retrain_job, retrain_request
 from cl_assets.defs.resources import RetrainMode, RetrainPolicy
+from cl_assets.defs.triggers import approvals
 from cl_assets.lib import alerting, triggers
 
 SENSOR = "retrain_sensor"
@@ -130,57 +131,6 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
     ]
 
 
-AWAITING = "awaiting_approval"
-
-
-def _awaiting(request: dg.RunRequest) -> dg.AssetObservation:
-    """A retrain held for a person (RetrainPolicy.approval), on the retrain_trigger asset: the
-    trigger and the exact tags its run will carry once approved."""
-    trigger_id = request.tags[triggers.TRIGGER_ID]
-    return dg.AssetObservation(
-        asset_key="retrain_trigger",
-        description=f"retrain awaiting approval: {request.tags[triggers.REASON]}",
-        metadata={
-            "decision": AWAITING,
-            "trigger_id": trigger_id,
-            "kind": request.tags[triggers.KIND],
-            "batch_id": request.tags[triggers.BATCH],
-            "reason": request.tags[triggers.REASON],
-            "evidence": dg.MetadataValue.json(json.loads(request.tags[triggers.EVIDENCE])),
-            "run_tags": dg.MetadataValue.json(dict(request.tags)),
-            "approve": f"cl approve-retrain {trigger_id} --reason '...', or in the UI launch retrain_job with "
-            f"retrain_trigger's config approve: {trigger_id}, reason and by",
-        },
-    )
-
-
-def awaiting_approval(instance: dg.DagsterInstance, excluding_run: str | None = None) -> dict[str, dict]:
-    """Retrains held for approval and still open, oldest first: trigger id -> the tags its run
-    will carry. A retrain that ran since (approved, scheduled or by hand) answers every request
-    made before it: it learned the same labels. `excluding_run`: a retrain run asking from
-    within, which does not answer the request it is about to run."""
-    latest = [
-        r
-        for r in instance.get_run_records(filters=dg.RunsFilter(job_name=retrain_job.name), limit=2)
-        if r.dagster_run.run_id != excluding_run
-    ]
-    since = latest[0].create_timestamp.timestamp() if latest else 0.0
-    found: dict[str, dict] = {}
-    for record in instance.fetch_observations(dg.AssetKey("retrain_trigger"), limit=HISTORY).records:
-        meta = record.asset_observation.metadata if record.asset_observation else {}
-        if record.timestamp > since and getattr(meta.get("decision"), "value", None) == AWAITING:
-            found.setdefault(meta["trigger_id"].value, meta["run_tags"].value)
-    return dict(reversed(found.items()))
-
-
-def not_awaiting(trigger_id: str, pending: dict[str, dict]) -> str:
-    """Why `trigger_id` cannot be approved, and which retrains do wait."""
-    listed = "; ".join(f"{t} ({tags[triggers.KIND]}: {tags[triggers.REASON][:80]})" for t, tags in pending.items())
-    return f"no retrain {trigger_id} awaits approval (it ran, a later retrain answered it, or the id is wrong); " + (
-        f"awaiting: {listed}" if listed else "none awaits"
-    )
-
-
 @dg.sensor(
     name=SENSOR,
     job=retrain_job,
@@ -268,11 +218,8 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         # Asked once: a request already waiting, or whose run already ran (as the daemon skips a
         # run key it launched), is not recorded again.
         trigger_id = request.tags[triggers.TRIGGER_ID]
-        ran = instance.get_runs(
-            filters=dg.RunsFilter(job_name=retrain_job.name, tags={triggers.TRIGGER_ID: trigger_id}), limit=1
-        )
-        if not ran and trigger_id not in awaiting_approval(instance):
-            events.append(_awaiting(request))
+        if (held_request := approvals.hold(instance, request.tags)) is not None:
+            events.append(held_request)
         note = f"retrain {trigger_id} held for a person's approval: cl approve-retrain {trigger_id} --reason ..."
         request = None
     if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
