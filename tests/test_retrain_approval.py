@@ -44,7 +44,7 @@ def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
     return paths, report["batches"], approvals
 
 
-def _launch(paths: StatePaths, config: dict) -> dg.ExecuteInProcessResult:
+def _launch(paths: StatePaths, config: dict, **options) -> dg.ExecuteInProcessResult:
     """A retrain_job run with retrain_trigger's config, as the UI's launchpad submits it."""
     return (
         build_defs(paths)
@@ -53,6 +53,7 @@ def _launch(paths: StatePaths, config: dict) -> dg.ExecuteInProcessResult:
             instance=playback.instance_for(paths),
             run_config={"ops": {"retrain_trigger": {"config": config}}},
             raise_on_error=False,
+            **options,
         )
     )
 
@@ -154,3 +155,19 @@ def test_an_approval_from_the_launchpad_of_nothing_waiting_fails_and_stores_noth
     assert _sql(paths, counts) == before
     unchanged = playback.instance_for(paths).get_runs(filters=dg.RunsFilter(job_name="retrain_job"), limit=1)[0]
     assert triggers.TRIGGER_ID not in unchanged.tags  # a refused approval adds no tags to its run
+
+
+def test_re_executing_an_approved_run_keeps_its_approval(approved):
+    """The UI re-executes a run with its parent's config and tags (those retrain_trigger added
+    included): the request it answered waits no more, yet the re-execution records it again."""
+    paths, _, approvals = approved
+    instance = playback.instance_for(paths)
+    done = approvals[-1]["trigger_id"]
+    (parent,) = instance.get_runs(filters=dg.RunsFilter(job_name="retrain_job", tags={triggers.TRIGGER_ID: done}))
+    config = parent.run_config["ops"]["retrain_trigger"]["config"]
+    assert config["approve"] == done and done not in awaiting_approval(instance)
+    copied = {k: v for k, v in parent.tags.items() if k.startswith("cl/")}
+    result = _launch(paths, config, tags=copied, asset_selection=[dg.AssetKey("retrain_trigger")])
+    assert result.success
+    (row,) = _sql(paths, f"select * from retrain_triggers where trigger_id = '{done}'")
+    assert row["dagster_run_id"] == result.run_id and row["approved_by"] == PERSON

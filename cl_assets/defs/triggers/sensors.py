@@ -215,8 +215,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
     if request is not None and retrain_policy.approval:
         # held for a person: no retrain starts, so neither the cooldown nor the budget counts it;
         # a check's incident stays answered (it asks again after retry_batches, as if rejected).
-        # Asked once: a request already waiting, or whose run already ran (as the daemon skips a
-        # run key it launched), is not recorded again.
+        # recorded once (approvals.hold)
         trigger_id = request.tags[triggers.TRIGGER_ID]
         if (held_request := approvals.hold(instance, request.tags)) is not None:
             events.append(held_request)
