@@ -17,7 +17,7 @@ from cl_assets.settings import THREADS_ENV
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
 ROWS, BATCH_ROWS = 7000, 500
 DRIFT_DAY = 12000
-POLICIES = ["auto", "periodic:1", "volume:1500"]
+POLICIES = ["auto", "periodic:1"]  # volume:N is tested on `cl replay` (tests/test_replay.py)
 
 
 @pytest.fixture(scope="module")
@@ -83,19 +83,14 @@ def test_every_policy_is_compared_with_periodic_1_batch_by_batch(backtest):
             assert high - low > 0
 
 
-def test_periodic_and_volume_retrain_on_their_counts_only(backtest):
+def test_periodic_retrains_on_its_count_only(backtest):
     home, report, _ = backtest
-    for policy, kind, key, threshold in (
-        ("periodic:1", "periodic", "new_labeled_batches", 1),
-        ("volume:1500", "volume", "new_labeled_rows", 1500),
-    ):
-        triggers = _triggers(home, policy)
-        assert triggers[0]["kind"] == "bootstrap"
-        later = triggers[1:]
-        assert later and {t["kind"] for t in later} == {kind}
-        assert all(json.loads(t["evidence"])[key] >= threshold for t in later)
-        assert report["policies"][policy]["retrains"] >= 2
-    assert report["policies"]["periodic:1"]["retrains"] > report["policies"]["volume:1500"]["retrains"]
+    triggers = _triggers(home, "periodic:1")
+    assert triggers[0]["kind"] == "bootstrap"
+    later = triggers[1:]
+    assert later and {t["kind"] for t in later} == {"periodic"}
+    assert all(json.loads(t["evidence"])["new_labeled_batches"] >= 1 for t in later)
+    assert report["policies"]["periodic:1"]["retrains"] >= 2
 
 
 def test_the_plot_is_a_png(backtest):

@@ -1,4 +1,5 @@
-"""`cl replay` on a real dataset: the first 2,800 days of NOAA daily weather in `tests/data/`.
+"""`cl replay` on a real dataset: the first 2,800 days of NOAA daily weather in `tests/data/`,
+under the `volume:N` policy (a retrain once N labeled rows arrived since the last training set).
 
 How the loop answers that history's drift (about day 12000) is asserted on the backtest's auto
 replay (`tests/test_backtest.py`), which plays the whole file through the same code.
@@ -18,6 +19,7 @@ from cl_assets.settings import StatePaths
 
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
 BATCH_ROWS, BATCHES = 700, 4
+VOLUME = 2 * BATCH_ROWS  # labels of batches 1 and 2 make the one retrain after the first model
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,8 @@ def replay(tmp_path_factory) -> tuple[dict, StatePaths]:
                 str(home),
                 "--report",
                 str(report),
+                "--policy",
+                f"volume:{VOLUME}",
             ]
         )
     (home / "progress.txt").write_text(progress.getvalue())
@@ -64,6 +68,16 @@ def test_every_batch_after_the_first_is_scored_prequentially(replay):
     assert len(scored) >= len(report["batches"]) - 2
     assert all(0.0 <= b["metrics"]["roc_auc"] <= 1.0 for b in scored)
     assert report["summary"]["batches"] == BATCHES and report["summary"]["retrains"] >= 1
+
+
+def test_the_volume_policy_retrains_on_its_count_of_labeled_rows_only(replay):
+    report, paths = replay
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        triggers = warehouse.fetch_records(con, "select kind, evidence from retrain_triggers order by triggered_at")
+    assert [t["kind"] for t in triggers] == ["bootstrap", "volume"]
+    evidence = json.loads(triggers[1]["evidence"])
+    assert evidence["threshold"] == VOLUME and evidence["new_labeled_rows"] >= VOLUME
+    assert report["summary"]["retrains"] == len(triggers)
 
 
 def test_tuning_progress_is_shown_while_candidates_train(replay):
