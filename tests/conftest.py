@@ -56,3 +56,12 @@ def story_run(tmp_path_factory) -> LoopRun:
     )
     assert len(lines) == SHORT_BATCHES, lines
     return LoopRun(paths, report, playback.instance_for(paths), SHORT_STORY)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs the suite on pytest-xdist workers (`--dist loadgroup`): each module stays
+    on one worker, so its module fixtures run once, and the modules sharing the session's
+    story_run share a worker, so the loop is played once."""
+    for item in items:
+        group = "story_run" if "story_run" in getattr(item, "fixturenames", ()) else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
