@@ -166,7 +166,7 @@ def test_re_executing_an_approved_run_keeps_its_approval(approved):
     (parent,) = instance.get_runs(filters=dg.RunsFilter(job_name="retrain_job", tags={triggers.TRIGGER_ID: done}))
     config = parent.run_config["ops"]["retrain_trigger"]["config"]
     assert config["approve"] == done and done not in awaiting_approval(instance)
-    copied = {k: v for k, v in parent.tags.items() if k.startswith("cl/")}
+    copied = {**{k: v for k, v in parent.tags.items() if k.startswith("cl/")}, "dagster/parent_run_id": parent.run_id}
     result = _launch(paths, config, tags=copied, asset_selection=[dg.AssetKey("retrain_trigger")])
     assert result.success
     (row,) = _sql(paths, f"select * from retrain_triggers where trigger_id = '{done}'")

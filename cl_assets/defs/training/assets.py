@@ -115,7 +115,8 @@ def retrain_trigger(
     if not config.approve and (config.reason or config.by):
         raise dg.Failure("retrain_trigger: `reason` and `by` go with `approve`, the trigger id of a held retrain")
     # a re-execution of an approved run carries the tags its parent was given: approved already
-    if config.approve and tags.get(triggers.TRIGGER_ID) != config.approve:
+    reexecuted = bool(tags.get("dagster/parent_run_id")) and tags.get(triggers.TRIGGER_ID) == config.approve
+    if config.approve and not reexecuted:
         tags = _approved(context, config)
         context.instance.add_run_tags(context.run.run_id, tags)
     record = triggers.from_tags(tags, context.run.run_id)
