@@ -465,6 +465,45 @@ def approve_retrain(args: argparse.Namespace) -> None:
     )
 
 
+def pending(args: argparse.Namespace) -> None:
+    """What waits for a person: retrains held for approval (RetrainPolicy.approval) and challengers
+    held for promotion (PromotionPolicy 'manual'), oldest first, each with the command that acts on it."""
+    from cl_assets import playback
+    from cl_assets.defs.triggers.approvals import awaiting_approval
+    from cl_assets.lib import triggers, warehouse
+
+    paths = _state(args)
+    held = awaiting_approval(playback.instance_for(paths))
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        challengers = warehouse.fetch_records(con, warehouse.query("awaiting_promotion"))
+    retrains = [
+        {
+            "trigger_id": trigger_id,
+            "kind": tags[triggers.KIND],
+            "batch_id": tags[triggers.BATCH],
+            "reason": tags[triggers.REASON],
+        }
+        for trigger_id, tags in held.items()
+    ]
+    if args.json:
+        print(json.dumps({"retrains": retrains, "promotions": challengers}, indent=2, default=str))
+        return
+    print(
+        f"retrains awaiting approval ({len(retrains)}): `cl approve-retrain TRIGGER_ID --reason ...`"
+        if retrains
+        else "no retrain awaits approval"
+    )
+    for r in retrains:
+        print(f"  {r['trigger_id']}  {r['kind']}, batch {r['batch_id']}: {r['reason']}")
+    print(
+        f"challengers awaiting approval ({len(challengers)}): `cl approve VERSION --reason ...`"
+        if challengers
+        else "no challenger awaits approval"
+    )
+    for c in challengers:
+        print(f"  version {c['model_version']}  since {c['decided_at']:%Y-%m-%d %H:%M:%S}: {c['reason']}")
+
+
 def approve(args: argparse.Namespace) -> None:
     """Promote a challenger that passed the gate and waits for a person (PromotionPolicy 'manual')."""
     _promotion_decision(args, "approve", args.version)
@@ -585,6 +624,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--by", help="who accepts it (default: the current user)")
     _home(p)
     p.set_defaults(func=accept_drift)
+
+    p = sub.add_parser("pending", help="what waits for a person: held retrains and challengers awaiting approval")
+    p.add_argument("--json", action="store_true", help="print both queues as JSON")
+    _home(p)
+    p.set_defaults(func=pending)
 
     p = sub.add_parser("approve", help="promote a challenger awaiting approval (promotion mode 'manual')")
     p.add_argument("version", type=int, help="model version (as in the MLflow registry)")

@@ -3,9 +3,12 @@ as an observation with its evidence, and runs only once approved (by `cl approve
 launching retrain_job with retrain_trigger's `approve` config, as from the UI's launchpad), with
 who and why kept in its trigger record, its run's tags and `cl why`."""
 
+import contextlib
+import io
 import json
 
 import dagster as dg
+import mlflow
 import pytest
 
 from cl_assets import cli, playback
@@ -16,6 +19,7 @@ from cl_assets.settings import StatePaths
 from tests.conftest import SHORT_ROWS, SHORT_STORY
 
 PERSON, WAITS = "alice", 3  # she reads the queue once 3 batches were played, then after every batch
+NOTHING = "no retrain awaits approval\nno challenger awaits approval\n"  # `cl pending` with empty queues
 BATCHES = 9  # the covariate shift (batch 3) fails drift_check by batch 6, the label shift performance_check by 7
 
 
@@ -30,18 +34,36 @@ def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
         lines.append(line)
         if len(lines) < WAITS:
             return
-        while pending := awaiting_approval(playback.instance_for(paths)):
-            trigger_id, tags = next(iter(pending.items()))
-            reason = f"read the {tags[triggers.KIND]} evidence"
+        while (listed := _pending(home, text=not approvals))["retrains"]:  # she reads `cl pending`
+            pending = listed["retrains"]
+            trigger_id = pending[0]["trigger_id"]
+            reason = f"read the {pending[0]['kind']} evidence"
             if len(approvals) % 2 == 0:
                 cli.main(["approve-retrain", trigger_id, "--reason", reason, "--by", PERSON, *home])
             else:  # what the launchpad does: retrain_job with retrain_trigger's config
                 _launch(paths, {"approve": trigger_id, "reason": reason, "by": PERSON})
-            approvals.append({"trigger_id": trigger_id, "batches_played": len(lines), "waiting": list(pending)})
+            waiting = [p["trigger_id"] for p in pending]
+            approvals.append(
+                {"trigger_id": trigger_id, "batches_played": len(lines), "waiting": waiting, "read": listed}
+            )
 
     stream = playback.scenario_batches(BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY)
     report = playback.play(paths, scenario.spec(), stream, echo=person, policy={"approval": True})
     return paths, report["batches"], approvals
+
+
+def _pending(home: list[str], text: bool = False) -> dict:
+    """What the person reads: `cl pending --json` (and, with `text`, the plain listing beside it)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.main(["pending", "--json", *home])
+        listed = json.loads(out.getvalue())
+        if text:
+            out.seek(0)
+            out.truncate()
+            cli.main(["pending", *home])
+            listed["text"] = out.getvalue()
+    return listed
 
 
 def _launch(paths: StatePaths, config: dict, **options) -> dg.ExecuteInProcessResult:
@@ -77,6 +99,23 @@ def test_nothing_is_trained_before_a_person_approves(approved):
     assert all(b["champion_version"] is None for b in batches[: WAITS - 1]), batches[:WAITS]
     # requests made while she was away: one per new label delivery, and her one approval answered them all
     assert len(first["waiting"]) >= 2 and first["trigger_id"] == first["waiting"][0]
+
+
+def test_cl_pending_lists_what_waits_with_the_command_to_run(approved):
+    """She found the queue with `cl pending`: each held retrain with its kind, batch and reason, and
+    no challenger (promotions are automatic here); once she approved, nothing waits."""
+    paths, batches, approvals = approved
+    read = approvals[0]["read"]
+    assert read["promotions"] == [] and "no challenger awaits approval" in read["text"]
+    assert f"retrains awaiting approval ({len(read['retrains'])}): `cl approve-retrain" in read["text"]
+    observed = {m["trigger_id"]: m for m in _awaiting_observations(paths)}
+    for held in read["retrains"]:
+        recorded = observed[held["trigger_id"]]
+        assert held == {k: recorded[k] for k in ("trigger_id", "kind", "batch_id", "reason")}
+        assert f"  {held['trigger_id']}  {held['kind']}, batch {held['batch_id']}: {held['reason']}" in read["text"]
+    assert {b["batch_id"] for b in batches[:WAITS]} >= {h["batch_id"] for h in read["retrains"]}
+    home = ["--home", str(paths.home)]
+    assert _pending(home, text=True) == {"retrains": [], "promotions": [], "text": NOTHING}
 
 
 def test_every_retrain_ran_by_approval_only_with_who_and_why(approved):
@@ -144,6 +183,8 @@ def test_an_approval_from_the_launchpad_of_nothing_waiting_fails_and_stores_noth
     counts = "select (select count(*) from retrain_triggers) as t, (select count(*) from training_set_versions) as s"
     before = _sql(paths, counts)
     done = approvals[-1]["trigger_id"]
+    client = mlflow.MlflowClient(paths.mlflow_tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
     for config, refusal in (
         ({"approve": done, "reason": "again", "by": PERSON}, f"no retrain {done} awaits approval"),
         ({"reason": "no id", "by": PERSON}, "`reason` and `by` go with `approve`"),
@@ -152,6 +193,11 @@ def test_an_approval_from_the_launchpad_of_nothing_waiting_fails_and_stores_noth
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert failure.step_key == "retrain_trigger" and refusal in failure.step_failure_data.error.message
+        # the MLflow run dagster-mlflow started with the run is ended, not left active in this
+        # process for the next run to log into (or to fail on, in another state folder)
+        assert mlflow.active_run() is None
+        (tracked,) = client.search_runs(experiments, f"tags.dagster_run_id = '{result.run_id}'")
+        assert tracked.info.status == "FAILED"
     assert _sql(paths, counts) == before
     unchanged = playback.instance_for(paths).get_runs(filters=dg.RunsFilter(job_name="retrain_job"), limit=1)[0]
     assert triggers.TRIGGER_ID not in unchanged.tags  # a refused approval adds no tags to its run

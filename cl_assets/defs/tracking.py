@@ -30,7 +30,15 @@ PROGRESS = logging.getLogger("cl_assets.progress")
 )
 def mlflow_in_state_folder(context):
     context.resources.model_registry.ensure_experiment()
-    yield from mlflow_tracking.resource_fn(context)
+    try:
+        yield from mlflow_tracking.resource_fn(context)
+    finally:
+        # dagster-mlflow starts the MLflow run when the resource is initialized, at the start of a
+        # run that has candidate_model in it, and candidate_model ends it. A run that stops earlier
+        # (a refused approval, a failed training set) would leave it active in this process, and the
+        # next run here would log into it, or fail on it in another state folder: end it as FAILED.
+        if mlflow.active_run() is not None:
+            mlflow.end_run(status="FAILED")
 
 
 def tracking_resource(registry: ModelRegistry) -> dg.ResourceDefinition:
