@@ -1,5 +1,6 @@
 """Shared fixtures: one in-process run of the whole loop over a short version of the story."""
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,17 @@ def story_run(tmp_path_factory) -> LoopRun:
     )
     assert len(lines) == SHORT_BATCHES, lines
     return LoopRun(paths, report, playback.instance_for(paths), SHORT_STORY)
+
+
+@pytest.fixture(autouse=True)
+def no_mlflow_run_left_active():
+    """Every test leaves no MLflow run active in its process: the next Dagster run here would log
+    into it, or fail on it in another state folder (tracking.mlflow_in_state_folder ends it)."""
+    yield
+    mlflow = sys.modules.get("mlflow")  # not imported by tests that never track
+    if mlflow is not None:
+        active = mlflow.active_run()
+        assert active is None, f"MLflow run {active.info.run_id} was left active"
 
 
 def pytest_collection_modifyitems(config, items):
