@@ -70,6 +70,7 @@ def no_mlflow_run_left_active():
         assert active is None, f"MLflow run {active.info.run_id} was left active"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
 def pytest_collection_modifyitems(config, items):
     """`make test` runs the suite on pytest-xdist workers (`--dist loadgroup`): each module stays
     on one worker, so its module fixtures run once, and the modules sharing the session's
@@ -77,3 +78,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         group = "story_run" if "story_run" in getattr(item, "fixturenames", ()) else item.module.__name__
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under `--dist loadgroup` the groups must have reached the node ids (pytest-xdist marks them
+    with an `@group` suffix): without them every test is scheduled on its own, and each worker
+    plays the expensive module fixtures again (pytest-dev/pytest-xdist#1386)."""
+    if node.config.getoption("dist") == "loadgroup" and ids and "@" not in ids[0]:
+        pytest.exit(
+            "pytest-xdist did not group the tests (no @group in the node ids): this pytest and "
+            "pytest-xdist do not work together under --dist loadgroup; see pyproject.toml",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
