@@ -113,6 +113,14 @@ def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
     with pytest.raises(SystemExit, match=f"no earlier champion to restore before version {v1}"):
         cli.main(["rollback", "--reason", "again", *home])
     assert champion_alias(manual) == v1 and len(actions(manual)) == 5
+    # nor does approving the rolled-back version again: its wait ended with its approval (the
+    # rollback's row is v1's), and restoring it is a rollback's job
+    with pytest.raises(
+        SystemExit,
+        match=f"^not approved: model version {v2} is not awaiting approval: its newest decision is 'approved'.*`cl rollback --to {v2}`",
+    ):
+        cli.main(["approve", str(v2), "--reason", "changed my mind", *home])
+    assert champion_alias(manual) == v1 and len(actions(manual)) == 5
     # the restored champion is judged against its own reference again
     baseline = sql(manual, "select * from reference_baselines order by profile_id desc limit 1")[0]
     assert baseline["model_version"] == v1

@@ -130,13 +130,18 @@ def _approve(con, config: ChampionConfig, champion: dict | None) -> Decision:
     if version <= 0:
         raise dg.Failure("approve: set `version` to the challenger to promote")
     gate = _passed_gate(con, version)
-    waiting = fetch_one(
-        con, "select 1 from promotions where model_version = ? and action = 'awaiting_approval'", [version]
-    )
-    if waiting is None:
-        raise dg.Failure(f"model version {version} is not awaiting approval (see the promotions table)")
     if champion is not None and int(champion["model_version"]) == version:
         raise dg.Failure(f"model version {version} is already the champion")
+    waiting = fetch_one(con, f"select * from ({query('awaiting_promotion')}) where model_version = ?", [version])
+    if waiting is None:  # never held, or decided since: approved, or rolled back after its approval
+        newest = fetch_one(
+            con, "select action from promotions where model_version = ? order by decided_at desc limit 1", [version]
+        )
+        was = f"its newest decision is '{newest['action']}'" if newest else "it was never held for approval"
+        raise dg.Failure(
+            f"model version {version} is not awaiting approval: {was} (`cl pending` lists the challengers that "
+            f"wait; `cl rollback --to {version}` restores a former champion)"
+        )
     candidate = _candidate(con, version)
     return Decision(
         "approved",
