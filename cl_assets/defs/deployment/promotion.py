@@ -38,8 +38,8 @@ class ChampionConfig(dg.Config):
     action: PromotionAction = Field(
         default=PromotionAction.GATE,
         description="GATE: act on the newest gate decision under the PromotionPolicy mode; APPROVE: promote "
-        "`version`, a challenger awaiting approval; ROLLBACK: restore `version` (0: the champion before the "
-        "current one); CANARY: conclude the running canary by its verdict.",
+        "`version`, a challenger still awaiting approval (`cl pending` lists them); ROLLBACK: restore `version` "
+        "(0: the newest earlier champion not itself rolled back); CANARY: conclude the running canary by its verdict.",
     )
     version: int = Field(
         default=0,
