@@ -14,7 +14,15 @@ from datetime import datetime
 from pathlib import Path
 
 from cl_assets.lib import scenario
-from cl_assets.settings import HOME_ENV, PROJECT_ROOT, THREADS_ENV, StatePaths, configured_threads, resolved_threads
+from cl_assets.settings import (
+    HOME_ENV,
+    PROJECT_ROOT,
+    THREADS_ENV,
+    StatePaths,
+    configured_threads,
+    quiet_third_party_env,
+    resolved_threads,
+)
 
 
 def _policy_arg(parser: argparse.ArgumentParser) -> None:
@@ -678,6 +686,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=dev)
 
     args = parser.parse_args(argv)
+    quiet_third_party_env()  # every command: no telemetry, no third-party beta notices
     try:
         configured_threads()  # refused now, not inside the first run that fits a model
     except ValueError as bad:

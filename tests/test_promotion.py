@@ -1,6 +1,9 @@
 """Safe promotion in the loop: a person's approval (manual mode), rollback, and canaries."""
 
 import json
+import os
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
@@ -136,6 +139,29 @@ def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
     chain = json.loads(capsys.readouterr().out)
     assert [d["action"] for d in chain["decisions"]] == ["awaiting_approval", "approved", "rolled_back"]
     assert chain["decisions"][-1]["by"] == "cy"
+
+
+def test_a_command_in_a_terminal_prints_its_answer_only(manual, monkeypatch):
+    """Every `cl` command turns off third-party telemetry, and a person sees no third-party beta
+    notice: the refusal of a bad approval is the only line (a run is started, so Dagster,
+    dagster-mlflow and MLflow are all loaded)."""
+    quiet = ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "GX_ANALYTICS_ENABLED")
+    for name in quiet:
+        monkeypatch.delenv(name, raising=False)
+    cli.main(["pending", "--home", str(manual.home)])
+    assert {name: os.environ.get(name) for name in quiet} == dict(zip(quiet, ("true", "true", "false"), strict=True))
+    bad = sql(manual, "select max(model_version) as v from candidate_models")[0]["v"] + 5
+    env = {k: v for k, v in os.environ.items() if k not in quiet and not k.startswith("PYTHONWARN")}
+    done = subprocess.run(
+        [sys.executable, "-m", "cl_assets.cli", "approve", str(bad), "--reason", "typo", "--home", str(manual.home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.splitlines()[-1]], done.stderr
+    assert done.stderr.startswith(f"not approved: model version {bad} has not passed the promotion gate")
 
 
 def concluded_canary(paths: StatePaths) -> dict:
