@@ -75,11 +75,14 @@ def pytest_collection_modifyitems(config, items):
     """`make test` runs the suite on pytest-xdist workers (`--dist loadgroup`): each module stays
     on one worker, so its module fixtures run once, and the modules sharing the session's
     story_run share a worker, so the loop is played once."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # a plain pytest run (`-p no:xdist`): no groups to mark
     for item in items:
         group = "story_run" if "story_run" in getattr(item, "fixturenames", ()) else item.module.__name__
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: conftest still loads without it
 def pytest_xdist_node_collection_finished(node, ids):
     """Under `--dist loadgroup` the groups must have reached the node ids (pytest-xdist marks them
     with an `@group` suffix): without them every test is scheduled on its own, and each worker
