@@ -15,7 +15,7 @@ demo: .venv/.synced  ## run the loop over the built-in drifting stream (state in
 	$(UV) run --locked cl demo --reset --report .cl/demo-report.json
 
 test: lint  ## lint, then run the test suite (what CI runs)
-	$(UV) run --locked pytest -n auto --maxprocesses 4 --dist loadgroup
+	$(UV) run --locked pytest -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
 
 dev: .venv/.synced  ## open the demo's state in the Dagster UI on http://localhost:3000
 	$(UV) run --locked cl dev
