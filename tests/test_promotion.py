@@ -160,7 +160,7 @@ def test_a_command_in_a_terminal_prints_its_answer_only(manual, monkeypatch):
         timeout=300,
     )
     assert done.returncode == 1, done.stderr
-    assert done.stderr.splitlines() == [done.stderr.splitlines()[-1]], done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"not approved: model version {bad} has not passed the promotion gate")
 
 
