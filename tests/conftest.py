@@ -1,5 +1,8 @@
 """Shared fixtures: one in-process run of the whole loop over a short version of the story."""
 
+import contextlib
+import io
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cl_assets import playback
+from cl_assets import cli, playback
 from cl_assets.lib import scenario, warehouse
 from cl_assets.settings import StatePaths
 
@@ -59,6 +62,20 @@ def story_run(tmp_path_factory) -> LoopRun:
     return LoopRun(paths, report, playback.instance_for(paths), SHORT_STORY)
 
 
+def read_pending(home: list[str], text: bool = False) -> dict:
+    """What a person reads from `cl pending --json` (and, with `text`, the plain listing beside it)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.main(["pending", "--json", *home])
+        listed = json.loads(out.getvalue())
+        if text:
+            out.seek(0)
+            out.truncate()
+            cli.main(["pending", *home])
+            listed["text"] = out.getvalue()
+    return listed
+
+
 @pytest.fixture(autouse=True)
 def no_mlflow_run_left_active():
     """Every test leaves no MLflow run active in its process: the next Dagster run here would log
@@ -92,14 +109,15 @@ def pytest_collection_modifyitems(config, items):
     first, and `--no-loadscope-reorder` keeps that order when xdist hands the groups out."""
     if not config.pluginmanager.hasplugin("xdist"):
         return  # a plain pytest run (`-p no:xdist`): no groups to mark
-    groups = {}
     for item in items:
-        group = "story_run" if "story_run" in getattr(item, "fixturenames", ()) else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups[item.nodeid] = group
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
     if hasattr(config, "workerinput"):  # each worker sorts alike, so their collections agree
         rank = {group: i for i, group in enumerate(SLOWEST_GROUPS)}
-        items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))
+        items.sort(key=lambda item: rank.get(_group(item), len(rank)))
+
+
+def _group(item: pytest.Item) -> str:
+    return "story_run" if "story_run" in getattr(item, "fixturenames", ()) else item.module.__name__
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: conftest still loads without it

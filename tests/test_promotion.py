@@ -13,7 +13,7 @@ from cl_assets import cli, playback
 from cl_assets.defs import build_defs
 from cl_assets.lib import modeling, promotion, registry, scenario, warehouse
 from cl_assets.settings import StatePaths
-from tests.conftest import play_quietly
+from tests.conftest import play_quietly, read_pending
 
 
 def sql(paths: StatePaths, text: str, params: list | None = None) -> list[dict]:
@@ -30,11 +30,9 @@ def actions(paths: StatePaths) -> list[tuple[str, int]]:
     return [(r["action"], r["model_version"]) for r in sql(paths, "select * from promotions order by decided_at")]
 
 
-def waiting(home: list[str], capsys) -> list[int]:
+def waiting(home: list[str]) -> list[int]:
     """The challengers `cl pending` lists as awaiting a person's approval."""
-    capsys.readouterr()
-    cli.main(["pending", "--json", *home])
-    return [c["model_version"] for c in json.loads(capsys.readouterr().out)["promotions"]]
+    return [c["model_version"] for c in read_pending(home)["promotions"]]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +69,7 @@ def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
     assert f"challengers awaiting approval (1): `cl approve VERSION --reason ...`\n  version {v1}  since " in (
         capsys.readouterr().out
     )
-    assert waiting(home, capsys) == [v1]
+    assert waiting(home) == [v1]
     cli.main(["approve", str(v1), "--reason", "reviewed the report", "--by", "ann", *home])
     assert f"version {v1} is the champion" in capsys.readouterr().out
     assert champion_alias(manual) == v1
@@ -92,13 +90,13 @@ def test_approve_retrain_approve_and_roll_back_each_recorded(manual, capsys):
         pytest.fail(f"the retrained candidate failed the gate: {gate['reasons']}")
     assert actions(manual)[-1] == ("awaiting_approval", v2)
     assert champion_alias(manual) == v1
-    assert waiting(home, capsys) == [v2]  # v1's wait ended with its approval
+    assert waiting(home) == [v2]  # v1's wait ended with its approval
 
     cli.main(["approve", str(v2), "--reason", "fresher data", "--by", "bob", *home])
     assert champion_alias(manual) == v2
     with pytest.raises(SystemExit, match="already the champion"):
         cli.main(["approve", str(v2), "--reason", "again", *home])
-    assert waiting(home, capsys) == []
+    assert waiting(home) == []
 
     cli.main(["rollback", "--reason", "complaints from the field", "--by", "cy", *home])
     assert f"version {v1} is the champion (was {v2})" in capsys.readouterr().out.splitlines()[-1]

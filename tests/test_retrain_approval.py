@@ -3,8 +3,6 @@ as an observation with its evidence, and runs only once approved (by `cl approve
 launching retrain_job with retrain_trigger's `approve` config, as from the UI's launchpad), with
 who and why kept in its trigger record, its run's tags and `cl why`."""
 
-import contextlib
-import io
 import json
 
 import dagster as dg
@@ -16,7 +14,7 @@ from cl_assets.defs import build_defs
 from cl_assets.defs.triggers.approvals import AWAITING, awaiting_approval
 from cl_assets.lib import scenario, triggers, warehouse
 from cl_assets.settings import StatePaths
-from tests.conftest import SHORT_ROWS, SHORT_STORY
+from tests.conftest import SHORT_ROWS, SHORT_STORY, read_pending
 
 PERSON, WAITS = "alice", 3  # she reads the queue once 3 batches were played, then after every batch
 NOTHING = "no retrain awaits approval\nno challenger awaits approval\n"  # `cl pending` with empty queues
@@ -34,7 +32,7 @@ def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
         lines.append(line)
         if len(lines) < WAITS:
             return
-        while (listed := _pending(home, text=not approvals))["retrains"]:  # she reads `cl pending`
+        while (listed := read_pending(home, text=not approvals))["retrains"]:  # she reads `cl pending`
             pending = listed["retrains"]
             trigger_id = pending[0]["trigger_id"]
             reason = f"read the {pending[0]['kind']} evidence"
@@ -50,20 +48,6 @@ def approved(tmp_path_factory) -> tuple[StatePaths, list[str], list[dict]]:
     stream = playback.scenario_batches(BATCHES, SHORT_ROWS, seed=7, story=SHORT_STORY)
     report = playback.play(paths, scenario.spec(), stream, echo=person, policy={"approval": True})
     return paths, report["batches"], approvals
-
-
-def _pending(home: list[str], text: bool = False) -> dict:
-    """What the person reads: `cl pending --json` (and, with `text`, the plain listing beside it)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        cli.main(["pending", "--json", *home])
-        listed = json.loads(out.getvalue())
-        if text:
-            out.seek(0)
-            out.truncate()
-            cli.main(["pending", *home])
-            listed["text"] = out.getvalue()
-    return listed
 
 
 def _launch(paths: StatePaths, config: dict, **options) -> dg.ExecuteInProcessResult:
@@ -115,7 +99,7 @@ def test_cl_pending_lists_what_waits_with_the_command_to_run(approved):
         assert f"  {held['trigger_id']}  {held['kind']}, batch {held['batch_id']}: {held['reason']}" in read["text"]
     assert {b["batch_id"] for b in batches[:WAITS]} >= {h["batch_id"] for h in read["retrains"]}
     home = ["--home", str(paths.home)]
-    assert _pending(home, text=True) == {"retrains": [], "promotions": [], "text": NOTHING}
+    assert read_pending(home, text=True) == {"retrains": [], "promotions": [], "text": NOTHING}
 
 
 def test_every_retrain_ran_by_approval_only_with_who_and_why(approved):
