@@ -17,8 +17,10 @@ from cl_assets.lib import scenario
 from cl_assets.settings import (
     HOME_ENV,
     PROJECT_ROOT,
+    SEED_ENV,
     THREADS_ENV,
     StatePaths,
+    configured_seed,
     configured_threads,
     quiet_third_party_env,
     resolved_threads,
@@ -205,10 +207,25 @@ def replay(args: argparse.Namespace) -> None:
     _print_summary(result["summary"], args.report)
 
 
-def _play_job(job: tuple[str, tuple]) -> tuple[str, dict]:
-    """A worker's task: (label, _play_policy's arguments) -> (label, summary)."""
-    label, args = job
-    return label, _play_policy(*args)
+def _play_job(job: tuple[tuple[str, int], tuple]) -> tuple[tuple[str, int], dict]:
+    """A worker's task: ((label, seed), _play_policy's arguments) -> ((label, seed), summary)."""
+    key, args = job
+    return key, _play_policy(*args)
+
+
+@contextmanager
+def _environment(**values: str):
+    """Environment variables set for the block, and put back as they were after it."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager
@@ -227,26 +244,31 @@ def _terminated_as_exit():
 REPLAY_REPORT = "replay.json"  # in each backtest policy's state folder
 
 
-def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: int) -> dict:
+def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: int, seed: int) -> dict:
     """One policy's replay in its own state folder (a worker process when policies run side by
-    side), its model fits on `threads` threads; the folder keeps the replay's own report
-    (`replay.json`, as `cl replay --report` writes it: every batch, why each retrain ran)."""
+    side), its model fits on `threads` threads from base seed `seed`; the folder keeps the replay's
+    own report (`replay.json`, as `cl replay --report` writes it: every batch, why each retrain ran)."""
     from cl_assets import playback
     from cl_assets.lib import backtest as lib
 
     paths = StatePaths(home)
     _reset(paths, True)
     _keep_suite(paths, suite)
-    before = os.environ.get(THREADS_ENV)
-    os.environ[THREADS_ENV] = str(threads)  # read by build_defs into the `compute` resource
-    try:
+    # read by build_defs into the `compute` resource
+    with _environment(**{THREADS_ENV: str(threads), SEED_ENV: str(seed)}):
         played = playback.play(paths, spec, batches, home / REPLAY_REPORT, echo=lambda _line: None, policy=policy)
-    finally:
-        if before is None:
-            os.environ.pop(THREADS_ENV)
-        else:
-            os.environ[THREADS_ENV] = before
     return lib.summarize(played)
+
+
+def _seeds(text: str) -> list[int]:
+    """`--seeds 0,1,2`: distinct whole numbers >= 0, or exit saying what is wrong."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        sys.exit(f"--seeds takes whole numbers >= 0 separated by commas, e.g. 0,1,2; got '{text}'")
+    seeds = [int(p) for p in parts]
+    if len(set(seeds)) < len(seeds):
+        sys.exit(f"--seeds names a seed twice: {text}")
+    return seeds
 
 
 def backtest(args: argparse.Namespace) -> None:
@@ -264,30 +286,30 @@ def backtest(args: argparse.Namespace) -> None:
     baseline = args.baseline if args.baseline is not None else ("periodic:1" if "periodic:1" in labels else "")
     if baseline and baseline not in labels:
         sys.exit(f"--baseline {baseline} is not among the policies: {', '.join(labels)}")
+    seeds = _seeds(args.seeds)
     root = StatePaths.resolve(args.home).home / "backtest"
     spec, batches, suite = _replay_batches(args)
-    jobs = min(args.jobs, len(policies))
+    jobs = min(args.jobs, len(policies) * len(seeds))
     # the replays share the cores, so that side by side they do not slow each other down
     threads = max(1, resolved_threads(configured_threads()) // jobs)
+
+    def home(policy, seed: int) -> Path:  # one state folder per replay; under several seeds, one per seed
+        folder = root / policy.label.replace(":", "-")
+        return folder / f"seed-{seed}" if len(seeds) > 1 else folder
+
     work = {
-        policy.label: (
-            root / policy.label.replace(":", "-"),
-            spec,
-            batches,
-            suite,
-            policy.model_dump(mode="json"),
-            threads,
-        )
+        (policy.label, seed): (home(policy, seed), spec, batches, suite, policy.model_dump(mode="json"), threads, seed)
         for policy in policies
+        for seed in seeds
     }
-    for label, (home, *_rest) in work.items():
-        print(f"policy {label}: {len(batches)} batches in {home}", flush=True)
+    for key, (folder, *_rest) in work.items():
+        print(f"policy {_replay_name(key, seeds)}: {len(batches)} batches in {folder}", flush=True)
     print(f"{jobs} replay(s) at a time, each fitting models on {threads} thread(s)", flush=True)
-    done: dict[str, dict] = {}
+    done: dict[tuple[str, int], dict] = {}
     if jobs == 1:
-        for label, job in work.items():
-            done[label] = _play_policy(*job)
-            _print_done(label, done[label])
+        for key, job in work.items():
+            done[key] = _play_policy(*job)
+            _print_done(_replay_name(key, seeds), done[key])
     else:  # separate state folders, so separate DuckDB files: the replays share no lock
         # leaving the pool's block terminates its workers, also on an error, Ctrl-C or SIGTERM
         with _terminated_as_exit(), multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
@@ -296,18 +318,18 @@ def backtest(args: argparse.Namespace) -> None:
                 while len(done) < len(work):
                     try:  # a bounded wait: a signal may land on one of the pool's threads, and
                         # the main thread runs its handler only once it wakes
-                        label, result = results.next(timeout=1.0)
+                        key, result = results.next(timeout=1.0)
                     except multiprocessing.TimeoutError:
                         continue
-                    done[label] = result
-                    _print_done(label, result)
+                    done[key] = result
+                    _print_done(_replay_name(key, seeds), result)
             except BaseException:
                 # SIGKILL: inside a Dagster run a worker defers SIGTERM and SIGINT to the run's
                 # end (the run fails, and the replay would go on with the next batch)
                 for worker in multiprocessing.active_children():
                     worker.kill()
                 raise
-    results = {label: done[label] for label in work}
+    results = {label: lib.combine({seed: done[label, seed] for seed in seeds}) for label in labels}
     if baseline:
         results = lib.compare(results, baseline)
     print()
@@ -316,8 +338,13 @@ def backtest(args: argparse.Namespace) -> None:
     plot.write_bytes(lib.plot(results, title=Path(args.file).name))
     print(f"\nplot: {plot}")
     if args.report:
-        Path(args.report).write_text(json.dumps({"policies": results}, indent=2) + "\n")
+        Path(args.report).write_text(json.dumps({"policies": results, "seeds": seeds}, indent=2) + "\n")
         print(f"report: {args.report}")
+
+
+def _replay_name(key: tuple[str, int], seeds: list[int]) -> str:
+    label, seed = key
+    return f"{label} (seed {seed})" if len(seeds) > 1 else label
 
 
 def _print_done(label: str, result: dict) -> None:
@@ -617,10 +644,17 @@ def main(argv: list[str] | None = None) -> None:
         "interval, and the share of its retrains (default: periodic:1 when it runs; '' for none)",
     )
     p.add_argument(
+        "--seeds",
+        default="0",
+        help="base seeds of the model fits (holdout draws, searches, XGBoost; the `compute` resource's seed), "
+        "comma-separated: each policy is replayed once per seed and compared by its mean over them, so a gap "
+        "is not one draw's luck (default 0)",
+    )
+    p.add_argument(
         "--jobs",
         type=int,
         default=min(2, os.cpu_count() or 1),
-        help="policies replayed at once, each in its own process and fitting on its share of the cores "
+        help="replays run at once, each in its own process and fitting on its share of the cores "
         "(default: 2, or 1 on one core)",
     )
     _home(p)
@@ -689,6 +723,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_third_party_env()  # every command: no telemetry, no third-party beta notices
     try:
         configured_threads()  # refused now, not inside the first run that fits a model
+        configured_seed()
     except ValueError as bad:
         sys.exit(str(bad))
     try:

@@ -110,14 +110,25 @@ def retrain_cron() -> str:
 
 
 THREADS_ENV = "CL_THREADS"
+SEED_ENV = "CL_SEED"
+
+
+def _whole_number(name: str, meaning_of_0: str) -> int:
+    """A whole number >= 0 from the environment variable `name` (unset or empty: 0)."""
+    text = os.environ.get(name, "").strip() or "0"
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a whole number >= 0 (0: {meaning_of_0}), got '{text}'")
+    return int(text)
 
 
 def configured_threads() -> int:
     """CPU threads a model fit may use, as `CL_THREADS` sets them (0 or unset: every core, see resolved_threads)."""
-    text = os.environ.get(THREADS_ENV, "").strip() or "0"
-    if not text.isdigit():
-        raise ValueError(f"{THREADS_ENV} must be a whole number >= 0 (0: every core), got '{text}'")
-    return int(text)
+    return _whole_number(THREADS_ENV, "every core")
+
+
+def configured_seed() -> int:
+    """Base seed of the loop's random draws, as `CL_SEED` sets it (0 or unset: the configured seeds as they are)."""
+    return _whole_number(SEED_ENV, "the configured seeds as they are")
 
 
 def resolved_threads(threads: int) -> int:

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from cl_assets.settings import StatePaths, configured_threads, retrain_cron
+from cl_assets.settings import StatePaths, configured_seed, configured_threads, retrain_cron
 
 
 def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
@@ -83,7 +83,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             "landing_zone": Landing(path=str(paths.landing)),
             "dataset": dataset,
             "model_registry": model_registry,
-            "compute": Compute(threads=configured_threads()),
+            "compute": Compute(threads=configured_threads(), seed=configured_seed()),
             "monitoring_policy": MonitoringPolicy(),
             "promotion_gate": PromotionGate(),
             "promotion_policy": promotion_policy,

@@ -17,7 +17,7 @@ from cl_assets.lib.drift import Policy as DriftPolicy
 from cl_assets.lib.drift import Thresholds
 from cl_assets.lib.expectations import load_suite
 from cl_assets.lib.gate import GateRules
-from cl_assets.settings import PROJECT_ROOT, THREADS_ENV, resolved_threads
+from cl_assets.settings import PROJECT_ROOT, SEED_ENV, THREADS_ENV, resolved_threads
 
 LANDING_FORMATS = (".csv", ".parquet")
 
@@ -89,14 +89,22 @@ class Dataset(dg.ConfigurableResource):
 
 
 class Compute(dg.ConfigurableResource):
-    """The CPU threads the loop's model fits use: the candidate's search and final fit, and
-    refit_impact's two fits. `cl backtest --jobs N` gives each replay its share of the cores."""
+    """How the loop's model fits run: the CPU threads of the candidate's search and final fit and of
+    refit_impact's two fits, and the base seed of their random draws. `cl backtest --jobs N` gives
+    each replay its share of the cores; `cl backtest --seeds` replays each policy under several seeds."""
 
     threads: int = Field(
         default=0,
         ge=0,
         description=f"XGBoost threads of a fit (0: every core this process may run on; the {THREADS_ENV} "
         "environment variable sets it for `dagster dev`, `cl demo` and `cl replay`).",
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="Added to the `seed` config of training_set (holdout draw, sampling) and candidate_model "
+        "(search, validation split, XGBoost), and seeds refit_impact's fits: another base seed gives the "
+        f"whole loop other draws without editing any run's config (the {SEED_ENV} environment variable sets it).",
     )
 
     @property

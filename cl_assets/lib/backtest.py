@@ -6,6 +6,11 @@ batches both scored), and its share of the baseline's retrains. The pairing remo
 batches have in common (a hard year is hard for every policy), yet on a few dozen batches the
 interval is still about a point wide: a difference of half a point between two policies on one
 history is within noise, and the interval says so.
+
+The interval treats each replay's models as given, yet they are one draw among many: another
+seed gives other holdouts, searches and fits, and under a sudden drift one set of parameters
+can score ten points below another on the same batch. A backtest under several seeds
+(`combine`) averages each batch over them and reports the gap under each seed beside it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,31 @@ def summarize(played: dict) -> dict:
     }
 
 
+def combine(by_seed: dict[int, dict]) -> dict:
+    """One policy replayed under several seeds (each a `summarize`), as one result: per batch the
+    mean over the seeds, the means of their means, their mean number of retrains, the batches any
+    of them retrained at, and every seed's own result under `by_seed`. One seed: its result as is."""
+    if len(by_seed) == 1:
+        return next(iter(by_seed.values()))
+    runs = list(by_seed.values())
+
+    def mean(values) -> float | None:
+        values = list(values)
+        return None if any(v is None for v in values) else sum(values) / len(values)
+
+    return {
+        "mean_accuracy": mean(r["mean_accuracy"] for r in runs),
+        "mean_roc_auc": mean(r["mean_roc_auc"] for r in runs),
+        "retrains": mean(r["retrains"] for r in runs),
+        "batches": runs[0]["batches"],
+        "elapsed_s": sum(r["elapsed_s"] for r in runs),
+        "accuracy": [mean(batch) for batch in zip(*(r["accuracy"] for r in runs), strict=True)],
+        "roc_auc": [mean(batch) for batch in zip(*(r["roc_auc"] for r in runs), strict=True)],
+        "retrained_at": sorted(set().union(*(r["retrained_at"] for r in runs))),
+        "by_seed": {str(seed): r for seed, r in by_seed.items()},
+    }
+
+
 def versus(result: dict, baseline: dict, name: str) -> dict:
     """`result` against `baseline` (named `name`): the paired accuracy gap in accuracy points,
     with its standard error and 95% interval, and the share of the baseline's retrains."""
@@ -41,7 +71,7 @@ def versus(result: dict, baseline: dict, name: str) -> dict:
     mean = sum(gaps) / n if n else None
     se = float(stats.sem(gaps)) if n > 1 else None
     half = float(stats.t.ppf(0.975, n - 1)) * se if se is not None else None
-    return {
+    compared = {
         "baseline": name,
         "batches": n,
         "accuracy_gap_points": mean,
@@ -49,6 +79,12 @@ def versus(result: dict, baseline: dict, name: str) -> dict:
         "ci95_points": [mean - half, mean + half] if half is not None else None,
         "retrain_share": result["retrains"] / baseline["retrains"] if baseline["retrains"] else None,
     }
+    seeds, baseline_seeds = result.get("by_seed", {}), baseline.get("by_seed", {})
+    if seeds and seeds.keys() == baseline_seeds.keys():  # each seed's gap, paired with the baseline's same seed
+        compared["gap_by_seed_points"] = {
+            seed: versus(seeds[seed], baseline_seeds[seed], name)["accuracy_gap_points"] for seed in seeds
+        }
+    return compared
 
 
 def compare(results: dict[str, dict], baseline: str) -> dict[str, dict]:
@@ -62,27 +98,47 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def _versus(r: dict) -> str:
+def _retrains(count: float) -> str:
+    """A replay's retrains, or their mean over seeds (one decimal when it is not whole)."""
+    return f"{count:g}" if float(count).is_integer() else f"{count:.1f}"
+
+
+def _versus(r: dict, seeds: bool) -> str:
     v = r.get("vs_baseline")
     if not v or v["accuracy_gap_points"] is None:
         return ""
     interval = f"[{v['ci95_points'][0]:+.2f}, {v['ci95_points'][1]:+.2f}]" if v["ci95_points"] else "—"
     share = "—" if v["retrain_share"] is None else f"{v['retrain_share']:.0%}"
-    return f" {v['accuracy_gap_points']:>+9.2f} {interval:>16} {share:>7}"
+    text = f" {v['accuracy_gap_points']:>+9.2f} {interval:>16} {share:>7}"
+    if seeds:
+        gaps = [g for g in v.get("gap_by_seed_points", {}).values() if g is not None]
+        text += f" {f'[{min(gaps):+.2f}, {max(gaps):+.2f}]' if gaps else '—':>16}"
+    return text
 
 
 def table(results: dict[str, dict]) -> str:
-    """One row per policy; with a baseline, its paired gap in points, 95% interval and retrain share."""
+    """One row per policy; with a baseline, its paired gap in points, 95% interval and retrain share,
+    and with several seeds, the range of the gaps the seeds gave one by one."""
     width = max([14, *map(len, results)])  # `auto:NAME=VALUE` labels are long
     head = f"{'policy':<{width}} {'mean accuracy':>14} {'mean ROC AUC':>13} {'retrains':>9}"
     baseline = next((r["vs_baseline"]["baseline"] for r in results.values() if r.get("vs_baseline")), None)
+    seeds = max((len(r.get("by_seed", {})) for r in results.values()), default=0)
     if baseline:
         head += f" {'gap (pt)':>9} {'95% interval':>16} {'share':>7}"
+        if seeds:
+            head += f" {'seed by seed':>16}"
     rows = [
-        f"{name:<{width}} {_fmt(r['mean_accuracy']):>14} {_fmt(r['mean_roc_auc']):>13} {r['retrains']:>9}" + _versus(r)
+        f"{name:<{width}} {_fmt(r['mean_accuracy']):>14} {_fmt(r['mean_roc_auc']):>13} {_retrains(r['retrains']):>9}"
+        + _versus(r, bool(seeds))
         for name, r in results.items()
     ]
-    foot = [f"gap, interval and share of retrains against {baseline}, batch by batch"] if baseline else []
+    foot = []
+    if seeds:
+        foot.append(f"each policy replayed under {seeds} seeds: per batch the mean over the seeds")
+    if baseline:
+        foot.append(f"gap, interval and share of retrains against {baseline}, batch by batch")
+        if seeds:
+            foot.append("seed by seed: the lowest and highest gap of one seed against the same seed of the baseline")
     return "\n".join([head, "-" * len(head), *rows, *foot])
 
 
@@ -103,7 +159,7 @@ def plot(results: dict[str, dict], title: str = "") -> bytes:
             linestyle=styles[n % len(styles)],
             linewidth=2.4 - 0.5 * (n % 3),
             marker=".",
-            label=f"{name} ({r['retrains']} retrains, mean {_fmt(r['mean_accuracy'])})",
+            label=f"{name} ({_retrains(r['retrains'])} retrains, mean {_fmt(r['mean_accuracy'])})",
         )
         marks = [i for i in r["retrained_at"] if r["accuracy"][i] is not None]
         ax.scatter(marks, [r["accuracy"][i] for i in marks], color=line.get_color(), marker="^", s=40, zorder=3)

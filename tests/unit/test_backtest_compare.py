@@ -55,3 +55,52 @@ def test_the_table_shows_gap_interval_and_share_against_the_baseline():
     assert "-1.00" in auto and "33%" in auto
     assert "against periodic:1" in text
     assert "gap" not in backtest.table({k: {**v, "vs_baseline": None} for k, v in results.items()})
+
+
+def replay(accuracy: list, retrains: int, retrained_at: list) -> dict:
+    """A `summarize`d replay: every field `combine` reads."""
+    return {
+        **result(accuracy, retrains),
+        "mean_roc_auc": 0.5 + retrains / 100,
+        "batches": len(accuracy),
+        "elapsed_s": 10.0 * retrains,
+        "roc_auc": [None if a is None else a - 0.1 for a in accuracy],
+        "retrained_at": retrained_at,
+    }
+
+
+def test_one_seed_is_its_own_result():
+    one = replay([None, 0.7, 0.8], 2, [0, 1])
+    assert backtest.combine({4: one}) is one
+
+
+def test_several_seeds_are_averaged_batch_by_batch_and_kept_one_by_one():
+    rng = np.random.default_rng(5)
+    runs = {s: replay([None, *rng.uniform(0.5, 0.9, 6)], n, at) for s, n, at in [(0, 4, [0, 2]), (1, 3, [0, 3, 5])]}
+    both = backtest.combine(runs)
+    assert both["accuracy"][0] is None
+    assert both["accuracy"][1:] == pytest.approx((np.array(runs[0]["accuracy"][1:]) + runs[1]["accuracy"][1:]) / 2)
+    assert both["mean_accuracy"] == pytest.approx(np.mean(both["accuracy"][1:]))
+    assert both["mean_roc_auc"] == pytest.approx((runs[0]["mean_roc_auc"] + runs[1]["mean_roc_auc"]) / 2)
+    assert both["retrains"] == 3.5 and both["elapsed_s"] == 70.0
+    assert both["retrained_at"] == [0, 2, 3, 5]
+    assert both["by_seed"] == {"0": runs[0], "1": runs[1]}
+
+
+def test_under_several_seeds_each_seed_is_compared_with_the_same_seed_of_the_baseline():
+    every = {0: replay([0.70, 0.72, 0.74], 3, [0, 1, 2]), 1: replay([0.75, 0.75, 0.75], 3, [0, 1, 2])}
+    auto = {0: replay([0.69, 0.72, 0.71], 1, [1]), 1: replay([0.76, 0.74, 0.78], 2, [0, 2])}
+    results = backtest.compare({"periodic:1": backtest.combine(every), "auto": backtest.combine(auto)}, "periodic:1")
+    v = results["auto"]["vs_baseline"]
+    by_seed = {s: 100 * np.mean(np.subtract(auto[s]["accuracy"], every[s]["accuracy"])) for s in (0, 1)}
+    assert v["gap_by_seed_points"] == pytest.approx({"0": by_seed[0], "1": by_seed[1]})
+    assert v["accuracy_gap_points"] == pytest.approx(np.mean(list(by_seed.values())))
+    assert v["retrain_share"] == pytest.approx(1.5 / 3)
+    text = backtest.table(results)
+    line = next(line for line in text.splitlines() if line.startswith("auto"))
+    low, high = sorted(by_seed.values())
+    assert f"[{low:+.2f}, {high:+.2f}]" in line and " 1.5 " in line and "50%" in line
+    assert "under 2 seeds" in text and "seed by seed" in text
+    single = backtest.compare({"periodic:1": every[0], "auto": auto[0]}, "periodic:1")
+    assert "gap_by_seed_points" not in single["auto"]["vs_baseline"]
+    assert "seed by seed" not in backtest.table(single)

@@ -186,6 +186,7 @@ def refit_impact(
                 scored,
                 spec,
                 json.loads(recipe["params"]),
+                seed=compute.seed,
                 n_jobs=compute.fit_threads,
             )
         except ValueError as exc:  # e.g. one class only: the batch itself is fine, so the run goes on

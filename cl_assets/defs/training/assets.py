@@ -47,7 +47,10 @@ class TrainingSetConfig(dg.Config):
         description="Per slice, hold out at least this many rows (never more than half the slice's recent rows); "
         "a slice left with fewer is reported, and the gate refuses to judge it.",
     )
-    seed: int = Field(default=RECIPE.seed, description="Seed of the holdout draw and of up/down-sampling.")
+    seed: int = Field(
+        default=RECIPE.seed,
+        description="Seed of the holdout draw and of up/down-sampling (plus the `compute` resource's base seed).",
+    )
 
 
 class CandidateConfig(dg.Config):
@@ -73,7 +76,10 @@ class CandidateConfig(dg.Config):
     )
     early_stopping_rounds: int = Field(default=20, description="The number of trees comes from early stopping.")
     max_rounds: int = Field(default=400, description="Upper bound on the number of trees.")
-    seed: int = Field(default=0, description="Seed of the search, the validation split and XGBoost.")
+    seed: int = Field(
+        default=0,
+        description="Seed of the search, the validation split and XGBoost (plus the `compute` resource's base seed).",
+    )
 
 
 class RetrainTriggerConfig(dg.Config):
@@ -148,15 +154,16 @@ def retrain_trigger(
     kinds={"duckdb", "pandas"},
     pool="duckdb",
 )
-def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, warehouse: Warehouse):
+def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, warehouse: Warehouse, compute: Compute):
     """A versioned training set composed by a recorded recipe: labeled rows (labels that arrived
     late joined by id), one row per id (the newest delivery), a window of batches (all, last K, or
     sliding with recency weights), class balancing of the train split, and a holdout stratified by
     slice with a minimum of rows per slice. The holdout never takes a row the current champion
     learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
-    has seen. Stored in `training_sets` with `split` and `weight`."""
+    has seen. Stored in `training_sets` with `split` and `weight`; the recipe records the seed used
+    (the config's plus the `compute` resource's base seed)."""
     try:
-        recipe = composition.Recipe(**config.model_dump()).validate()
+        recipe = composition.Recipe(**{**config.model_dump(), "seed": config.seed + compute.seed}).validate()
     except ValueError as exc:
         raise dg.Failure(f"training set recipe: {exc}") from None
     with warehouse.connect(read_only=True) as con:
@@ -257,6 +264,7 @@ def candidate_model(
     warm = earlier or ([modeling.DEFAULT_PARAMS] if config.warm_start else [])
     budget = tuning.Budget(max_trials=config.max_trials, max_seconds=config.max_seconds)
     threads = compute.fit_threads
+    seed = config.seed + compute.seed  # the compute resource's base seed moves every draw at once
     mlf = mlflow
     try:
         parent = mlf.active_run().info
@@ -264,16 +272,14 @@ def candidate_model(
         mlf.set_tags(tags)
         progress = tracking.TrialLogger(parent.experiment_id, parent.run_id, tags, budget, context.log)
         searched = (
-            train.sample(n=config.tuning_rows, random_state=config.seed)
-            if 0 < config.tuning_rows < len(train)
-            else train
+            train.sample(n=config.tuning_rows, random_state=seed) if 0 < config.tuning_rows < len(train) else train
         )
         result = tuning.tune(
             modeling.encoded(searched, spec),
             searched["label"].astype(int).to_numpy(),
             sample_weight=searched["weight"].to_numpy(),
             budget=budget,
-            seed=config.seed,
+            seed=seed,
             warm_start=warm,
             on_trial=progress,
             cores=threads,
@@ -292,9 +298,18 @@ def candidate_model(
             "threads": threads,
             "warm_start": sum(t.warm for t in result.trials),
             "searched_rows": len(searched),
+            "seed": seed,
         }
-        mlf.log_params({**params, "train_rows": len(train), "holdout_rows": len(holdout), "trials": len(result.trials)})
-        model = modeling.fit(train, spec, params, seed=config.seed, weight=train["weight"], n_jobs=threads)
+        mlf.log_params(
+            {
+                **params,
+                "train_rows": len(train),
+                "holdout_rows": len(holdout),
+                "trials": len(result.trials),
+                "seed": seed,
+            }
+        )
+        model = modeling.fit(train, spec, params, seed=seed, weight=train["weight"], n_jobs=threads)
         holdout_metrics = modeling.metrics(holdout["label"], modeling.scores(model, holdout, spec))
         mlf.log_metrics(
             {
