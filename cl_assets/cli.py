@@ -286,19 +286,27 @@ def backtest(args: argparse.Namespace) -> None:
     baseline = args.baseline if args.baseline is not None else ("periodic:1" if "periodic:1" in labels else "")
     if baseline and baseline not in labels:
         sys.exit(f"--baseline {baseline} is not among the policies: {', '.join(labels)}")
-    seeds = _seeds(args.seeds)
+    seeds = _seeds(args.seeds) if args.seeds is not None else [configured_seed()]
     root = StatePaths.resolve(args.home).home / "backtest"
     spec, batches, suite = _replay_batches(args)
     jobs = min(args.jobs, len(policies) * len(seeds))
     # the replays share the cores, so that side by side they do not slow each other down
     threads = max(1, resolved_threads(configured_threads()) // jobs)
 
-    def home(policy, seed: int) -> Path:  # one state folder per replay; under several seeds, one per seed
+    def folder_of(policy, seed: int) -> Path:  # one state folder per replay; under several seeds, one per seed
         folder = root / policy.label.replace(":", "-")
         return folder / f"seed-{seed}" if len(seeds) > 1 else folder
 
     work = {
-        (policy.label, seed): (home(policy, seed), spec, batches, suite, policy.model_dump(mode="json"), threads, seed)
+        (policy.label, seed): (
+            folder_of(policy, seed),
+            spec,
+            batches,
+            suite,
+            policy.model_dump(mode="json"),
+            threads,
+            seed,
+        )
         for policy in policies
         for seed in seeds
     }
@@ -645,10 +653,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument(
         "--seeds",
-        default="0",
         help="base seeds of the model fits (holdout draws, searches, XGBoost; the `compute` resource's seed), "
         "comma-separated: each policy is replayed once per seed and compared by its mean over them, so a gap "
-        "is not one draw's luck (default 0)",
+        "is not one draw's luck (default: CL_SEED, or 0)",
     )
     p.add_argument(
         "--jobs",
