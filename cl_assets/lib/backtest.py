@@ -98,6 +98,11 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+def _seed_count(results: dict[str, dict]) -> int:
+    """The seeds the policies were replayed under, 0 when one (results without `by_seed`)."""
+    return max((len(r.get("by_seed", {})) for r in results.values()), default=0)
+
+
 def _retrains(count: float) -> str:
     """A replay's retrains, or their mean over seeds (one decimal when it is not whole)."""
     return f"{count:g}" if float(count).is_integer() else f"{count:.1f}"
@@ -122,7 +127,7 @@ def table(results: dict[str, dict]) -> str:
     width = max([14, *map(len, results)])  # `auto:NAME=VALUE` labels are long
     head = f"{'policy':<{width}} {'mean accuracy':>14} {'mean ROC AUC':>13} {'retrains':>9}"
     baseline = next((r["vs_baseline"]["baseline"] for r in results.values() if r.get("vs_baseline")), None)
-    seeds = max((len(r.get("by_seed", {})) for r in results.values()), default=0)
+    seeds = _seed_count(results)
     if baseline:
         head += f" {'gap (pt)':>9} {'95% interval':>16} {'share':>7}"
         if seeds:
@@ -163,9 +168,11 @@ def plot(results: dict[str, dict], title: str = "") -> bytes:
         )
         marks = [i for i in r["retrained_at"] if r["accuracy"][i] is not None]
         ax.scatter(marks, [r["accuracy"][i] for i in marks], color=line.get_color(), marker="^", s=40, zorder=3)
+    seeds = _seed_count(results)
     ax.set_xlabel("batch")
-    ax.set_ylabel("prequential accuracy")
-    ax.set_title(f"retrain policies{': ' + title if title else ''} (triangles: retrains)")
+    ax.set_ylabel(f"prequential accuracy{f' (mean of {seeds} seeds)' if seeds else ''}")
+    marks = "triangles: retrains under any seed" if seeds else "triangles: retrains"
+    ax.set_title(f"retrain policies{': ' + title if title else ''} ({marks})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
