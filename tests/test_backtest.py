@@ -51,16 +51,18 @@ def test_the_report_compares_every_policy(backtest):
         assert len(result["accuracy"]) == ROWS // BATCH_ROWS
 
 
-def test_auto_is_not_significantly_worse_than_retraining_every_batch_at_well_under_its_cost(backtest):
-    """On real drift, with the default RetrainPolicy: batch by batch, auto's accuracy gap to
-    retraining every batch has a 95% interval that reaches zero and is within a point, for at
-    most 60% of its retrains. Issue 4 aims at half a point with a third; the README's sweep says
-    why this history does not allow it."""
+def test_auto_stays_near_retraining_every_batch_at_well_under_its_cost(backtest):
+    """On real drift, with the default RetrainPolicy: batch by batch, auto's mean accuracy gap to
+    retraining every batch is within two points, for at most 60% of its retrains. Seed 0 (this
+    replay) gives -0.78 [-1.57, +0.00]; seeds 1 and 2 gave -1.67 and -1.47, and the mean over the three is
+    significantly behind (`cl backtest --seeds 0,1,2`: -1.31 [-2.33, -0.28]), so the bound is what
+    holds under every seed measured, not this one draw's figure. Issue 4 aims at half a point with
+    a third; the README's sweep says why this history does not allow it."""
     home, report, _ = backtest
     auto, every = report["policies"]["auto"], report["policies"]["periodic:1"]
     assert every["retrains"] == ROWS // BATCH_ROWS - 1  # the last batch's labels come after the replay
     gap = auto["vs_baseline"]
-    assert gap["ci95_points"][1] >= 0 and gap["accuracy_gap_points"] >= -1.0, (gap, auto, every)
+    assert gap["accuracy_gap_points"] >= -2.0, (gap, auto, every)
     assert auto["retrains"] <= 0.6 * every["retrains"], (auto, every)
     kinds = [t["kind"] for t in _triggers(home, "auto")]
     assert kinds[0] == "bootstrap" and any("performance_check" in k for k in kinds[1:]), kinds
