@@ -331,6 +331,10 @@ def backtest(args: argparse.Namespace) -> None:
                         continue
                     done[key] = result
                     _print_done(_replay_name(key, seeds), result)
+                # let the idle workers exit by themselves: terminating them (the block's exit) can
+                # interrupt one in its atexit cleanup, which prints a stray KeyboardInterrupt
+                pool.close()
+                pool.join()
             except BaseException:
                 # SIGKILL: inside a Dagster run a worker defers SIGTERM and SIGINT to the run's
                 # end (the run fails, and the replay would go on with the next batch)
