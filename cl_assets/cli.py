@@ -332,9 +332,11 @@ def backtest(args: argparse.Namespace) -> None:
                     done[key] = result
                     _print_done(_replay_name(key, seeds), result)
                 # let the idle workers exit by themselves: terminating them (the block's exit) can
-                # interrupt one in its atexit cleanup, which prints a stray KeyboardInterrupt
+                # interrupt one in its atexit cleanup, which prints a stray KeyboardInterrupt; a
+                # worker still there after a minute is terminated all the same
                 pool.close()
-                pool.join()
+                for worker in multiprocessing.active_children():
+                    worker.join(timeout=60)
             except BaseException:
                 # SIGKILL: inside a Dagster run a worker defers SIGTERM and SIGINT to the run's
                 # end (the run fails, and the replay would go on with the next batch)
