@@ -111,6 +111,10 @@ class Compute(dg.ConfigurableResource):
     def fit_threads(self) -> int:
         return resolved_threads(self.threads)
 
+    def seeded(self, seed: int) -> int:
+        """A run's configured `seed`, moved by this resource's base seed."""
+        return seed + self.seed
+
 
 class ModelRegistry(dg.ConfigurableResource):
     """MLflow's model registry on the state folder's sqlite store; models addressed by version."""

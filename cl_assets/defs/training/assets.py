@@ -163,7 +163,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     has seen. Stored in `training_sets` with `split` and `weight`; the recipe records the seed used
     (the config's plus the `compute` resource's base seed)."""
     try:
-        recipe = composition.Recipe(**{**config.model_dump(), "seed": config.seed + compute.seed}).validate()
+        recipe = composition.Recipe(**{**config.model_dump(), "seed": compute.seeded(config.seed)}).validate()
     except ValueError as exc:
         raise dg.Failure(f"training set recipe: {exc}") from None
     with warehouse.connect(read_only=True) as con:
@@ -264,7 +264,7 @@ def candidate_model(
     warm = earlier or ([modeling.DEFAULT_PARAMS] if config.warm_start else [])
     budget = tuning.Budget(max_trials=config.max_trials, max_seconds=config.max_seconds)
     threads = compute.fit_threads
-    seed = config.seed + compute.seed  # the compute resource's base seed moves every draw at once
+    seed = compute.seeded(config.seed)
     mlf = mlflow
     try:
         parent = mlf.active_run().info
