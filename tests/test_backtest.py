@@ -57,7 +57,7 @@ def test_auto_stays_near_retraining_every_batch_at_well_under_its_cost(backtest)
     replay) gives -0.78 [-1.57, +0.00]; seeds 1 and 2 gave -1.67 and -1.47, and the mean over the three is
     significantly behind (`cl backtest --seeds 0,1,2`: -1.31 [-2.33, -0.28]), so the bound is what
     holds under every seed measured, not this one draw's figure. Issue 4 aims at half a point with
-    a third; the README's sweep says why this history does not allow it."""
+    a third; docs/retrain-policies.md says why this history does not allow it."""
     home, report, _ = backtest
     auto, every = report["policies"]["auto"], report["policies"]["periodic:1"]
     assert every["retrains"] == ROWS // BATCH_ROWS - 1  # the last batch's labels come after the replay

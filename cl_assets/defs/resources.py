@@ -270,7 +270,7 @@ class RetrainPolicy(dg.ConfigurableResource):
     cooldown_batches: int = Field(
         default=_ALERTS.cooldown_batches,
         description="No retrain by drift (or new-label volume) within this many batches after the last one "
-        "(chosen by a sweep on NOAA weather: benchmarks/policies.py, README).",
+        "(chosen by a sweep on NOAA weather: benchmarks/policies.py, docs/retrain-policies.md).",
     )
     performance_cooldown_batches: int = Field(
         default=_ALERTS.cooldown("performance_check"),
