@@ -5,7 +5,7 @@ import json
 import dagster as dg
 from mlflow import MlflowClient
 
-from cl_assets.lib import registry
+from cl_assets.lib import composition, registry
 
 
 def retrain_runs(run, **tags) -> list[dg.DagsterRun]:
@@ -107,6 +107,30 @@ def test_accuracy_recovers_once_a_model_trained_after_the_concept_drift_is_champ
         "order by c.promoted_at desc limit 1"
     )[0]
     assert max(json.loads(latest["batches"])) >= f"batch_{drift:04d}"
+
+
+def test_a_retrain_for_performance_decay_learns_from_the_decayed_batch_on(story_run):
+    """After the concept drift the champion's accuracy decays; the retrain that decay triggers
+    learns only from the batch whose labels showed it onward (restart_on_decay), where every
+    other retrain learns the whole window: the old concept is what the champion failed on."""
+    sets = story_run.sql(
+        "select v.version, v.batches, v.recipe, t.kind, t.batch_id from training_set_versions v "
+        "join retrain_triggers t using (trigger_id) order by v.version"
+    )
+    decayed = [s for s in sets if "performance_check" in s["kind"].split("+")]
+    assert decayed, [s["kind"] for s in sets]
+    window = composition.Recipe().window_batches
+    restarted = []
+    for s in sets:
+        batches, recipe = json.loads(s["batches"]), json.loads(s["recipe"])
+        assert len(batches) <= window, s
+        if recipe["window_batches"] < window:  # restarted: by decay only, from the decayed batch on
+            assert s in decayed and min(batches) == s["batch_id"], s
+            assert recipe["window_batches"] == len(batches), s
+            restarted.append(s)
+        elif s in decayed:  # the window started at the decayed batch or later anyway
+            assert s["batch_id"] <= min(batches), s
+    assert restarted, decayed
 
 
 def test_metrics_are_prequential(story_run):

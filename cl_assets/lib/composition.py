@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,9 @@ class Recipe:
     min_holdout_rows: int = 50
     # Seed of the random draws (holdout, upsampling, downsampling); the same rows and recipe give the same set.
     seed: int = 0
+    # A retrain triggered by performance decay learns only from the batch whose labels showed the decay
+    # onward (`restarted`): the rest of the window holds the concept the champion failed on.
+    restart_on_decay: bool = True
 
     def validate(self) -> Recipe:
         """Return the recipe, or raise ValueError naming every invalid field and what it allows."""
@@ -64,6 +67,8 @@ class Recipe:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 problems.append(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.restart_on_decay, bool):
+            problems.append(f"restart_on_decay must be true or false, got {self.restart_on_decay!r}")
         if not _number(self.half_life_batches) or not self.half_life_batches > 0:
             problems.append(f"half_life_batches must be a number > 0, got {self.half_life_batches!r}")
         if not _number(self.holdout_fraction) or not 0 < self.holdout_fraction <= 0.5:
@@ -80,6 +85,24 @@ class Recipe:
     def as_dict(self) -> dict:
         """The recipe as a JSON-serializable dict; `Recipe(**recipe.as_dict())` rebuilds it."""
         return asdict(self)
+
+
+def restarted(recipe: Recipe, recency: int | None) -> Recipe:
+    """The recipe of a retrain that performance decay triggered, the decay measured on the labeled
+    batch of this `recency` (1 = newest): its window starts at that batch, so the model learns the
+    concept the champion failed on and none of the one before (a holdout drawn from as many of
+    those batches as the recipe allows). Unchanged when `restart_on_decay` is off, the batch is
+    unknown, or the window starts there or later anyway."""
+    if not recipe.restart_on_decay or recency is None or recency < 1:
+        return recipe
+    if recipe.window != "all" and recency >= recipe.window_batches:
+        return recipe
+    return replace(
+        recipe,
+        window="last" if recipe.window == "all" else recipe.window,
+        window_batches=recency,
+        holdout_batches=min(recipe.holdout_batches, recency),
+    )
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cl_assets.lib.composition import ORDER, Composition, Recipe, compose
+from cl_assets.lib.composition import ORDER, Composition, Recipe, compose, restarted
 
 SLICES = {"web": 120, "app": 74, "kiosk": 6}  # rows per batch; kiosk is the rare slice
 
@@ -354,6 +354,7 @@ def test_a_single_class_train_split_is_left_as_is(balance):
         ({"min_holdout_rows": -1}, "min_holdout_rows"),
         ({"seed": -1}, "seed"),
         ({"seed": 1.0}, "seed"),
+        ({"restart_on_decay": "yes"}, "restart_on_decay"),
     ],
 )
 def test_invalid_recipe_fields_are_named(fields, named):
@@ -445,3 +446,34 @@ def test_a_slice_with_too_few_unseen_rows_gets_them_all_and_is_reported_short():
     assert len(kiosk) == 2 and not set(kiosk["entity_id"]) & learned
     assert c.short_slices == {"kiosk": 2}
     assert c.kept_from_holdout == len(learned)
+
+
+@pytest.mark.parametrize("window", ["last", "sliding", "all"])
+def test_a_decay_retrain_learns_from_the_decayed_batch_on(window):
+    """Decay measured on the batch of recency 2 (b05 of six): the window keeps b05 and b06 only,
+    the holdout is drawn from them, and the composed set holds no older row."""
+    recipe = Recipe(window=window, window_batches=4, holdout_batches=3)
+    restart = restarted(recipe, 2)
+    assert (restart.window, restart.window_batches, restart.holdout_batches) == (
+        "last" if window == "all" else window,
+        2,
+        2,
+    )
+    composed = compose(labeled_rows(), restart)
+    assert sorted(composed.frame["batch_id"].unique()) == ["b05", "b06"]
+    assert composed.recipe["window_batches"] == 2 and composed.recipe["restart_on_decay"] is True
+    whole = compose(labeled_rows(), recipe.validate())
+    assert len(whole.frame["batch_id"].unique()) == (6 if window == "all" else 4)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "recency"),
+    [
+        (Recipe(restart_on_decay=False), 1),  # turned off
+        (Recipe(window_batches=4), None),  # the decayed batch is not among the labeled ones
+        (Recipe(window_batches=4), 4),  # the window starts there anyway
+        (Recipe(window_batches=4), 6),  # or later
+    ],
+)
+def test_a_decay_retrain_keeps_the_window_when_it_would_not_shrink(recipe, recency):
+    assert restarted(recipe, recency) == recipe

@@ -15,6 +15,7 @@ from cl_assets.lib import composition, markdown, modeling, registry, triggers, t
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 
 RECIPE = composition.Recipe()  # the defaults of TrainingSetConfig
+DECAY = "performance_check"  # the trigger kind that restarts the window (TrainingSetConfig.restart_on_decay)
 
 
 class TrainingSetConfig(dg.Config):
@@ -50,6 +51,12 @@ class TrainingSetConfig(dg.Config):
     seed: int = Field(
         default=RECIPE.seed,
         description="Seed of the holdout draw and of up/down-sampling (plus the `compute` resource's base seed).",
+    )
+    restart_on_decay: bool = Field(
+        default=RECIPE.restart_on_decay,
+        description="When performance decay triggered the retrain, learn only from the batch whose labels showed "
+        "the decay onward: the rest of the window holds the concept the champion failed on. False: the window "
+        "as configured, whatever the trigger.",
     )
 
 
@@ -160,7 +167,9 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     sliding with recency weights), class balancing of the train split, and a holdout stratified by
     slice with a minimum of rows per slice. The holdout never takes a row the current champion
     learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
-    has seen. Stored in `training_sets` with `split` and `weight`; the recipe records the seed used
+    has seen. A retrain that performance decay triggered learns only from the batch whose labels
+    showed the decay onward (`restart_on_decay`; metadata `restarted_at`). Stored in
+    `training_sets` with `split` and `weight`; the recipe records the window and the seed used
     (the config's plus the `compute` resource's base seed)."""
     try:
         recipe = composition.Recipe(**{**config.model_dump(), "seed": compute.seeded(config.seed)}).validate()
@@ -172,8 +181,19 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
         champion = current(con)
         champion_version = champion["model_version"] if champion else None
         learned = learned_ids(con, champion)
+        decay = fetch_one(con, "select kind, batch_id from retrain_triggers where trigger_id = ?", [trigger_id])
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
+    restarted_at = ""
+    if decay and DECAY in (decay["kind"] or "").split("+"):
+        recency = labeled.loc[labeled["batch_id"] == decay["batch_id"], "recency"]
+        restart = composition.restarted(recipe, int(recency.min()) if len(recency) else None)
+        if restart != recipe:
+            recipe, restarted_at = restart, decay["batch_id"]
+            context.log.info(
+                f"performance decay on {restarted_at} triggered this retrain: the window starts there "
+                f"({recipe.window_batches} labeled batch(es); restart_on_decay)"
+            )
     try:
         composed = composition.compose(labeled, recipe, learned)
     except ValueError as exc:
@@ -223,6 +243,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
             "class_balance": dg.MetadataValue.json(composed.class_balance),
             "champion_version": champion_version or 0,
             "kept_from_holdout": composed.kept_from_holdout,
+            "restarted_at": restarted_at,
             "rows_by_slice": dg.MetadataValue.md(markdown.table(composed.rows_by_slice, index=True)),
             "rows_by_batch": dg.MetadataValue.md(markdown.table(composed.rows_by_batch, index=True)),
         }
