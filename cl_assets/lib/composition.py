@@ -93,7 +93,7 @@ def restarted(recipe: Recipe, recency: int | None) -> Recipe:
     concept the champion failed on and none of the one before (a holdout drawn from as many of
     those batches as the recipe allows). Unchanged when `restart_on_decay` is off, the batch is
     unknown, or the window starts there or later anyway."""
-    if not recipe.restart_on_decay or recency is None or recency < 1:
+    if not recipe.restart_on_decay or recency is None:
         return recipe
     if recipe.window != "all" and recency >= recipe.window_batches:
         return recipe
