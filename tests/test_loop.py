@@ -110,14 +110,15 @@ def test_accuracy_recovers_once_a_model_trained_after_the_concept_drift_is_champ
 
 
 def test_a_retrain_for_performance_decay_learns_from_the_decayed_batch_on(story_run):
-    """After the concept drift the champion's accuracy decays; the retrain that decay triggers
-    learns only from the batch whose labels showed it onward (restart_on_decay), where every
-    other retrain learns the whole window: the old concept is what the champion failed on."""
+    """After the concept drift the champion's accuracy decays; the retrain that decay alone
+    triggers learns only from the batch whose labels showed it onward (restart_on_decay), where
+    every other retrain, drift and decay together included, learns the whole window: the old
+    concept is what the champion failed on."""
     sets = story_run.sql(
-        "select v.version, v.batches, v.recipe, t.kind, t.batch_id from training_set_versions v "
+        "select v.version, v.batches, v.recipe, v.restarted_at, t.kind, t.batch_id from training_set_versions v "
         "join retrain_triggers t using (trigger_id) order by v.version"
     )
-    decayed = [s for s in sets if "performance_check" in s["kind"].split("+")]
+    decayed = [s for s in sets if s["kind"] == "performance_check"]
     assert decayed, [s["kind"] for s in sets]
     window = composition.Recipe().window_batches
     restarted = []
@@ -126,10 +127,12 @@ def test_a_retrain_for_performance_decay_learns_from_the_decayed_batch_on(story_
         assert len(batches) <= window, s
         if recipe["window_batches"] < window:  # restarted: by decay only, from the decayed batch on
             assert s in decayed and min(batches) == s["batch_id"], s
-            assert recipe["window_batches"] == len(batches), s
+            assert recipe["window_batches"] == len(batches) and s["restarted_at"] == s["batch_id"], s
             restarted.append(s)
-        elif s in decayed:  # the window started at the decayed batch or later anyway
-            assert s["batch_id"] <= min(batches), s
+        else:
+            assert s["restarted_at"] is None, s
+            if s in decayed:  # the window started at the decayed batch or later anyway
+                assert s["batch_id"] <= min(batches), s
     assert restarted, decayed
 
 

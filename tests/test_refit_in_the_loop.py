@@ -28,8 +28,16 @@ def test_every_scored_batch_is_compared_with_a_refit_overall_and_per_slice(story
         assert sum(mine[s]["rows"] for s in scenario.REGIONS) == overall["rows"]
         assert 0 <= overall["disagreement"] <= 1 and overall["mean_abs_change"] >= 0
         assert 0 <= overall["expected_gain"] <= overall["disagreement"]  # a flip gains at most 1
-        # the refit learns from labeled batches only, never from the batch it judges
-        assert batch not in json.loads(overall["refit_batches"])
+        # the refit learns from labeled batches only, never from the batch it judges, and none older
+        # than the champion learned from (after a restart on decay, not the concept it left out)
+        refit_batches = json.loads(overall["refit_batches"])
+        assert batch not in refit_batches
+        (learned,) = story_run.sql(
+            "select t.batches from candidate_models c join training_set_versions t on t.version = c.training_set_version "
+            "where c.model_version = ?",
+            [overall["model_version"]],
+        )
+        assert all(b >= min(json.loads(learned["batches"])) for b in refit_batches), (batch, refit_batches, learned)
         if overall["refit_rows"] == 0:  # not refitted: the champion already learned every labeled batch
             assert overall["disagreement"] == 0
 

@@ -34,3 +34,16 @@ def test_why_a_champion_exists(story_run, capsys):
 def test_why_an_unknown_version_says_so(story_run):
     with pytest.raises(SystemExit, match="no model version 999"):
         cli.main(["why", "999", "--home", str(story_run.paths.home)])
+
+
+def test_why_a_model_learned_a_restarted_window(story_run, capsys):
+    """A window restarted on performance decay is named, so its one or two batches are explained."""
+    (model,) = story_run.sql(
+        "select c.model_version, v.restarted_at from candidate_models c "
+        "join training_set_versions v on v.version = c.training_set_version "
+        "where v.restarted_at is not null order by c.model_version limit 1"
+    )
+    chain = json.loads(why(story_run, model["model_version"], capsys, "--json"))
+    assert chain["training_set"]["restarted_at"] == model["restarted_at"]
+    text = why(story_run, model["model_version"], capsys)
+    assert f"the window restarted at {model['restarted_at']} on performance decay" in text

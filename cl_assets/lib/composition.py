@@ -52,8 +52,8 @@ class Recipe:
     min_holdout_rows: int = 50
     # Seed of the random draws (holdout, upsampling, downsampling); the same rows and recipe give the same set.
     seed: int = 0
-    # A retrain triggered by performance decay learns only from the batch whose labels showed the decay
-    # onward (`restarted`): the rest of the window holds the concept the champion failed on.
+    # A retrain triggered by performance decay alone learns only from the batch whose labels showed the
+    # decay onward (`restarted`): the rest of the window holds the concept the champion failed on.
     restart_on_decay: bool = True
 
     def validate(self) -> Recipe:

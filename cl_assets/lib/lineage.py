@@ -48,6 +48,7 @@ def why(con, version: int) -> dict:
             "rows_train": candidate["rows_train"],
             "rows_holdout": candidate["rows_holdout"],
             "recipe": _json(candidate["recipe"]) or {},
+            "restarted_at": candidate["restarted_at"],
         },
         "candidate": {
             "mlflow_run_id": candidate["mlflow_run_id"],
@@ -91,6 +92,8 @@ def render(chain: dict) -> str:
     t, s, c, g, p = chain["trigger"], chain["training_set"], chain["candidate"], chain["gate"], chain["promotion"]
     batches = s["batches"]
     span = f"{batches[0]} .. {batches[-1]} ({len(batches)} batches)" if batches else "no batches"
+    if s.get("restarted_at"):
+        span += f", the window restarted at {s['restarted_at']} on performance decay"
     lines = [
         f"model v{chain['model_version']} ({chain['registered_model']})",
         f"  trigger   {t['kind']} at {t['at']}: {t['reason']}",

@@ -75,6 +75,21 @@ def compare(before: np.ndarray, after: np.ndarray, slices: pd.Series) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def newest_rows(labeled: pd.DataFrame, window: int, learned: set[str]) -> pd.DataFrame:
+    """The labeled rows the newer fit learns: the newest `window` batches (`recency` 1 = newest),
+    none older than the oldest batch the champion `learned` from. Older batches would make the two
+    fits differ in old data as well: a champion whose window restarted on performance decay left
+    out the concept it failed on, and a refit that brought it back would pass the old concept off
+    as what the newest labels teach."""
+    if labeled.empty:
+        return labeled
+    limit = labeled["recency"].min() + window - 1
+    own = labeled.loc[labeled["batch_id"].isin(learned), "recency"]
+    if len(own):
+        limit = min(limit, int(own.max()))
+    return labeled[labeled["recency"] <= limit]
+
+
 def refit_and_compare(
     learned: pd.DataFrame,
     newest: pd.DataFrame,

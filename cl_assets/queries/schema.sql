@@ -341,6 +341,8 @@ alter table training_set_versions add column if not exists class_balance json;
 -- The champion when the set was composed, and how many of its training rows were kept out of the holdout.
 alter table training_set_versions add column if not exists champion_version integer;
 alter table training_set_versions add column if not exists kept_from_holdout bigint;
+-- The batch a retrain for performance decay restarted the window at (null: the recipe's window).
+alter table training_set_versions add column if not exists restarted_at varchar;
 alter table candidate_models add column if not exists tuning json;
 
 -- Each rule of each gate decision: which check, on which rows and slice, the values and the threshold.

@@ -31,6 +31,13 @@ def test_a_rejected_candidate_names_the_gate_reasons_and_never_became_champion()
     assert "b5 .. b8 (4 batches)" in text and "MLflow run abc123" in text
 
 
+def test_a_window_restarted_on_decay_says_where():
+    whole = chain(None, None)
+    whole["training_set"] |= {"batches": ["b9"], "restarted_at": "b9"}
+    assert "b9 .. b9 (1 batches), the window restarted at b9 on performance decay" in render(whole)
+    assert "restarted" not in render(chain(None, None))
+
+
 def test_a_candidate_whose_run_stopped_before_the_report_was_not_judged():
     text = render(chain(None, None))
     assert "not judged" in text and "approved" not in text  # nobody approved an automatic retrain

@@ -70,3 +70,18 @@ def test_a_refit_needs_rows_of_both_labels():
         refit.refit_and_compare(rows, rows.iloc[:0], rows, spec, modeling.DEFAULT_PARAMS)
     with pytest.raises(ValueError, match="champion's training batches hold one class only"):
         refit.refit_and_compare(rows.assign(label=1), rows, rows, spec, modeling.DEFAULT_PARAMS)
+
+
+@pytest.mark.parametrize(
+    ("learned", "kept"),
+    [
+        (set(), ["b3", "b4", "b5", "b6"]),  # no champion batches among them: the newest window
+        ({"b1", "b2"}, ["b3", "b4", "b5", "b6"]),  # an older champion: the window as configured
+        ({"b5"}, ["b5", "b6"]),  # restarted at b5: nothing older than what it learned
+        ({"b4", "b5", "b6"}, ["b4", "b5", "b6"]),
+    ],
+)
+def test_the_newer_fit_reaches_no_further_back_than_the_champion(learned, kept):
+    labeled = pd.DataFrame({"batch_id": [f"b{i}" for i in range(1, 7)], "recency": range(6, 0, -1)})
+    assert refit.newest_rows(labeled, 4, learned)["batch_id"].tolist() == kept
+    assert refit.newest_rows(labeled.iloc[:0], 4, learned).empty

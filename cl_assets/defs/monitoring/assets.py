@@ -136,7 +136,8 @@ def refit_impact(
 ) -> dg.MaterializeResult:
     """Would a retrain now change anything? The champion's parameters (no search) fitted twice: on
     the batches the champion learned from, and on the newest `refit_window_batches` labeled
-    batches. Both score this batch: the share of rows whose decision flips between them, the
+    batches (none older than the champion's oldest: after a window restarted on decay, not the
+    concept it left out). Both score this batch: the share of rows whose decision flips between them, the
     accuracy a retrain is expected to add (each flip weighs |2p - 1| of the newer fit's score p),
     and the mean score change, overall and per slice (`refit_impact`). The two fits differ only in their
     data, so this is what the newest labels teach; the batch's own labels do not exist yet, so it
@@ -167,7 +168,7 @@ def refit_impact(
             else pd.DataFrame({"batch_id": [], "recency": []})
         )
     labeled = labeled[labeled["batch_id"] != batch_id]
-    newest = labeled[labeled["recency"] <= labeled["recency"].min() + window - 1] if len(labeled) else labeled
+    newest = refit.newest_rows(labeled, window, learned_batches)
     window_batches = sorted(newest["batch_id"].unique().tolist())
     newer = sorted(set(window_batches) - learned_batches)
     base = {"batch_id": batch_id, "model_version": version, "refit_batches": dg.MetadataValue.json(window_batches)}

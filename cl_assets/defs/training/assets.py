@@ -15,7 +15,11 @@ from cl_assets.lib import composition, markdown, modeling, registry, triggers, t
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 
 RECIPE = composition.Recipe()  # the defaults of TrainingSetConfig
-DECAY = "performance_check"  # the trigger kind that restarts the window (TrainingSetConfig.restart_on_decay)
+# The trigger kind that restarts the window (TrainingSetConfig.restart_on_decay): decay alone, the
+# inputs steady, is the concept changing. When drift fired with it, the inputs moved too, and the
+# window's older batches may still hold the concept (docs/retrain-policies.md: restarting then cost
+# a rejected candidate and a later retrain).
+DECAY = "performance_check"
 
 
 class TrainingSetConfig(dg.Config):
@@ -54,9 +58,9 @@ class TrainingSetConfig(dg.Config):
     )
     restart_on_decay: bool = Field(
         default=RECIPE.restart_on_decay,
-        description="When performance decay triggered the retrain, learn only from the batch whose labels showed "
-        "the decay onward: the rest of the window holds the concept the champion failed on. False: the window "
-        "as configured, whatever the trigger.",
+        description="When performance decay alone triggered the retrain (no drift fired with it), learn only from "
+        "the batch whose labels showed the decay onward: the rest of the window holds the concept the champion "
+        "failed on. False: the window as configured, whatever the trigger.",
     )
 
 
@@ -167,8 +171,8 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     sliding with recency weights), class balancing of the train split, and a holdout stratified by
     slice with a minimum of rows per slice. The holdout never takes a row the current champion
     learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
-    has seen. A retrain that performance decay triggered learns only from the batch whose labels
-    showed the decay onward (`restart_on_decay`; metadata `restarted_at`). Stored in
+    has seen. A retrain that performance decay alone triggered learns only from the batch whose
+    labels showed the decay onward (`restart_on_decay`; metadata and column `restarted_at`). Stored in
     `training_sets` with `split` and `weight`; the recipe records the window and the seed used
     (the config's plus the `compute` resource's base seed)."""
     try:
@@ -185,7 +189,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
     restarted_at = ""
-    if decay and DECAY in (decay["kind"] or "").split("+"):
+    if decay and decay["kind"] == DECAY:
         recency = labeled.loc[labeled["batch_id"] == decay["batch_id"], "recency"]
         restart = composition.restarted(recipe, int(recency.min()) if len(recency) else None)
         if restart != recipe:
@@ -222,6 +226,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
                 "class_balance": composed.class_balance,
                 "champion_version": champion_version,
                 "kept_from_holdout": composed.kept_from_holdout,
+                "restarted_at": restarted_at or None,
             },
         )
         con.execute("update retrain_triggers set training_set_version = ? where trigger_id = ?", [version, trigger_id])
