@@ -56,7 +56,7 @@ def test_auto_stays_near_retraining_every_batch_at_well_under_its_cost(backtest)
     retraining every batch is within two points, for at most 60% of its retrains. Before the window
     restarted on decay, seed 0 (this replay) gave -0.78 [-1.57, +0.00]; seeds 1 and 2 gave -1.67 and
     -1.47, and the mean over the three was significantly behind (`cl backtest --seeds 0,1,2`: -1.31
-    [-2.33, -0.28]; with a first version of the restart, on decay alone, -1.05 [-2.58, +0.48], seeds
+    [-2.33, -0.28]; with the restart on decay alone, as shipped, -1.05 [-2.58, +0.48], seeds
     -2.25 to -0.27), so the bound is what held under every seed measured, not this one draw's
     figure. Issue 4 aims at half a point with a third; docs/retrain-policies.md says why this
     history does not allow it."""
