@@ -34,7 +34,7 @@ def test_a_rejected_candidate_names_the_gate_reasons_and_never_became_champion()
 def test_a_window_restarted_on_decay_says_where():
     whole = chain(None, None)
     whole["training_set"] |= {"batches": ["b9"], "restarted_at": "b9"}
-    assert "b9 .. b9 (1 batches), the window restarted at b9 on performance decay" in render(whole)
+    assert "training set v3: b9 (1 batch), the window restarted at b9 on performance decay," in render(whole)
     assert "restarted" not in render(chain(None, None))
 
 
