@@ -91,9 +91,10 @@ def why(con, version: int) -> dict:
 def render(chain: dict) -> str:
     t, s, c, g, p = chain["trigger"], chain["training_set"], chain["candidate"], chain["gate"], chain["promotion"]
     batches = s["batches"]
-    span = f"{batches[0]} .. {batches[-1]} ({len(batches)} batches)" if batches else "no batches"
-    if len(batches) == 1:
-        span = f"{batches[0]} (1 batch)"
+    if len(batches) > 1:
+        span = f"{batches[0]} .. {batches[-1]} ({len(batches)} batches)"
+    else:
+        span = f"{batches[0]} (1 batch)" if batches else "no batches"
     if s.get("restarted_at"):
         span += f", the window restarted at {s['restarted_at']} on performance decay"
     lines = [

@@ -180,20 +180,20 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     except ValueError as exc:
         raise dg.Failure(f"training set recipe: {exc}") from None
     with warehouse.connect(read_only=True) as con:
-        trigger_id = _trigger_id(context, con)
+        trigger = _trigger(context, con)
+        trigger_id = trigger["trigger_id"]
         labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
         champion = current(con)
         champion_version = champion["model_version"] if champion else None
         learned = learned_ids(con, champion)
-        decay = fetch_one(con, "select kind, batch_id from retrain_triggers where trigger_id = ?", [trigger_id])
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
     restarted_at = ""
-    if decay and decay["kind"] == DECAY:
-        recency = labeled.loc[labeled["batch_id"] == decay["batch_id"], "recency"]
+    if trigger["kind"] == DECAY:
+        recency = labeled.loc[labeled["batch_id"] == trigger["batch_id"], "recency"]
         restart = composition.restarted(recipe, int(recency.min()) if len(recency) else None)
         if restart != recipe:
-            recipe, restarted_at = restart, decay["batch_id"]
+            recipe, restarted_at = restart, trigger["batch_id"]
             context.log.info(
                 f"performance decay on {restarted_at} triggered this retrain: the window starts there "
                 f"({recipe.window_batches} labeled batch(es); restart_on_decay)"
@@ -277,7 +277,7 @@ def candidate_model(
     and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`."""
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
-        trigger_id = _trigger_id(context, con)
+        trigger_id = _trigger(context, con)["trigger_id"]
         version = con.execute("select max(version) from training_set_versions").fetchall()[0][0]
         frame = fetch_df(con, "select * from training_sets where version = ?", [version])
         earlier = [
@@ -384,15 +384,21 @@ def candidate_model(
     )
 
 
-def _trigger_id(context: dg.AssetExecutionContext, con) -> str:
-    """The trigger this run recorded (retrain_trigger, which may have taken an approved one's);
-    from the run's tags when the run did not record one (e.g. training_set materialized alone)."""
-    row = fetch_one(
-        con,
-        "select trigger_id from retrain_triggers where dagster_run_id = ? order by triggered_at desc limit 1",
-        [context.run.run_id],
-    )
-    return row["trigger_id"] if row else triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
+def _trigger(context: dg.AssetExecutionContext, con) -> dict:
+    """The trigger this run recorded (retrain_trigger, which may have taken an approved one's): its
+    trigger_id, kind and batch_id. When the run recorded none (e.g. training_set materialized
+    alone), the id comes from the run's tags, and kind and batch from retrain_triggers if it is
+    there (else None)."""
+    columns = "select trigger_id, kind, batch_id from retrain_triggers"
+    row = fetch_one(con, f"{columns} where dagster_run_id = ? order by triggered_at desc limit 1", [context.run.run_id])
+    if row:
+        return row
+    trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
+    return fetch_one(con, f"{columns} where trigger_id = ?", [trigger_id]) or {
+        "trigger_id": trigger_id,
+        "kind": None,
+        "batch_id": None,
+    }
 
 
 def latest_candidate(con) -> dict:
