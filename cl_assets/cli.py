@@ -92,9 +92,9 @@ def _progress():
         handler.close()
 
 
-def _dataset_args(parser: argparse.ArgumentParser) -> None:
-    """The column roles of a user's file, shared by `replay` and `expectations init`."""
-    parser.add_argument("--target", required=True, help="0/1 label column")
+def _dataset_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """The column roles of a user's file, shared by `replay`, `backtest` and `expectations init`."""
+    parser.add_argument("--target", required=required, help="0/1 label column")
     parser.add_argument("--time", help="time column: batches follow its order")
     parser.add_argument("--id", help="id column (default: the row number)")
     parser.add_argument("--categorical", nargs="*", default=[], help="columns to treat as categorical")
@@ -253,7 +253,8 @@ def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: 
 
     paths = StatePaths(home)
     _reset(paths, True)
-    _keep_suite(paths, suite)
+    if suite is not None:  # None: the built-in stream, checked by the suites in `expectations/`
+        _keep_suite(paths, suite)
     # read by build_defs into the `compute` resource
     with _environment(**{THREADS_ENV: str(threads), SEED_ENV: str(seed)}):
         played = playback.play(paths, spec, batches, home / REPLAY_REPORT, echo=lambda _line: None, policy=policy)
@@ -288,7 +289,7 @@ def backtest(args: argparse.Namespace) -> None:
         sys.exit(f"--baseline {baseline} is not among the policies: {', '.join(labels)}")
     seeds = _seeds(args.seeds) if args.seeds is not None else [configured_seed()]
     root = StatePaths.resolve(args.home).home / "backtest"
-    spec, batches, suite = _replay_batches(args)
+    spec, batches, suite, title = _backtest_batches(args)
     jobs = min(args.jobs, len(policies) * len(seeds))
     # the replays share the cores, so that side by side they do not slow each other down
     threads = max(1, resolved_threads(configured_threads()) // jobs)
@@ -349,11 +350,33 @@ def backtest(args: argparse.Namespace) -> None:
     print()
     print(lib.table(results))
     plot = Path(args.plot) if args.plot else root / "backtest.png"
-    plot.write_bytes(lib.plot(results, title=Path(args.file).name))
+    plot.write_bytes(lib.plot(results, title=title))
     print(f"\nplot: {plot}")
     if args.report:
         Path(args.report).write_text(json.dumps({"policies": results, "seeds": seeds}, indent=2) + "\n")
         print(f"report: {args.report}")
+
+
+def _backtest_batches(args: argparse.Namespace):
+    """What `backtest` replays: (spec, batches, raw-batch suite or None, title). A user's file,
+    or with --demo the built-in stream as `cl demo` plays it (suites from `expectations/`)."""
+    if args.demo == bool(args.file):
+        sys.exit("backtest replays a FILE or, with --demo, the built-in stream: give one of them")
+    if not args.demo:
+        if not args.target:
+            sys.exit("backtest FILE needs --target, the 0/1 label column")
+        args.batch_rows = args.batch_rows or 1000
+        return (*_replay_batches(args), Path(args.file).name)
+    from cl_assets import playback
+
+    given = [f"--{name}" for name in ("target", "time", "id", "slice") if getattr(args, name)]
+    if given or args.categorical:
+        sys.exit(
+            f"--demo replays the built-in stream, whose columns have their roles: drop {', '.join(given) or '--categorical'}"
+        )
+    rows = args.batch_rows or scenario.DEFAULT_ROWS
+    batches = list(playback.scenario_batches(scenario.DEFAULT_BATCHES, rows, scenario.DEFAULT_STREAM_SEED))
+    return scenario.spec(), batches, None, "built-in stream"
 
 
 def _replay_name(key: tuple[str, int], seeds: list[int]) -> str:
@@ -617,8 +640,15 @@ def main(argv: list[str] | None = None) -> None:
         default=scenario.DEFAULT_BATCHES,
         help="number of batches (default 20; the story needs 18+)",
     )
-    p.add_argument("--rows", type=int, default=2000, help="rows per batch (default 2000)")
-    p.add_argument("--seed", type=int, default=7, help="seed of the stream (default 7)")
+    p.add_argument(
+        "--rows", type=int, default=scenario.DEFAULT_ROWS, help=f"rows per batch (default {scenario.DEFAULT_ROWS})"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=scenario.DEFAULT_STREAM_SEED,
+        help=f"seed of the stream (default {scenario.DEFAULT_STREAM_SEED})",
+    )
     _policy_arg(p)
     p.add_argument("--report", help="write the per-batch report as JSON to this file")
     p.add_argument("--reset", action="store_true", help="delete the state folder first")
@@ -641,9 +671,15 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=replay)
 
     p = sub.add_parser("backtest", help="replay your file under several retrain policies and compare them")
-    p.add_argument("file", help="CSV or Parquet file, one row per example")
-    _dataset_args(p)
-    p.add_argument("--batch-rows", type=int, default=1000, help="rows per batch (default 1000)")
+    p.add_argument("file", nargs="?", help="CSV or Parquet file, one row per example")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"replay the built-in stream instead of a file, as `cl demo` plays it ({scenario.DEFAULT_BATCHES} "
+        f"batches of {scenario.DEFAULT_ROWS} rows, stream seed {scenario.DEFAULT_STREAM_SEED})",
+    )
+    _dataset_args(p, required=False)
+    p.add_argument("--batch-rows", type=int, help=f"rows per batch (default 1000; with --demo {scenario.DEFAULT_ROWS})")
     p.add_argument(
         "--policies",
         default="auto,periodic:1,never",

@@ -34,6 +34,7 @@ class Story:
 STORY = Story()
 DEFAULT_BATCHES = 20
 DEFAULT_ROWS = 2000
+DEFAULT_STREAM_SEED = 7  # `cl demo`'s stream
 START = datetime(2026, 1, 28, 12, 0)  # so the monthly retrain schedule fires once, on day 4
 REGIONS = ["north", "south", "east", "west"]
 PLANS = ["basic", "plus", "premium"]
@@ -56,7 +57,9 @@ def batch_time(batch: int) -> datetime:
     return START + timedelta(days=batch)
 
 
-def generate_batch(batch: int, rows: int = DEFAULT_ROWS, seed: int = 7, story: Story = STORY) -> pd.DataFrame:
+def generate_batch(
+    batch: int, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_STREAM_SEED, story: Story = STORY
+) -> pd.DataFrame:
     """Rows of batch `batch`, with the label column `churned`."""
     rng = np.random.default_rng([seed, batch])
     shifted = batch >= story.covariate_shift
