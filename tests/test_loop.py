@@ -1,11 +1,15 @@
 """The whole loop, in-process, over the compressed story: what a user of `cl demo` relies on."""
 
 import json
+import shutil
 
 import dagster as dg
 from mlflow import MlflowClient
 
-from cl_assets.lib import composition, registry
+from cl_assets import playback
+from cl_assets.defs import build_defs
+from cl_assets.lib import composition, registry, warehouse
+from cl_assets.settings import StatePaths
 
 
 def retrain_runs(run, **tags) -> list[dg.DagsterRun]:
@@ -113,10 +117,13 @@ def test_a_retrain_for_performance_decay_learns_from_the_decayed_batch_on(story_
     """After the concept drift the champion's accuracy decays; the retrain that decay alone
     triggers learns only from the batch whose labels showed it onward (restart_on_decay), where
     every other retrain, drift and decay together included, learns the whole window: the old
-    concept is what the champion failed on."""
+    concept is what the champion failed on. While the champion learned from such a window, later
+    retrains reach no further back than its restart (`window_floor`)."""
     sets = story_run.sql(
-        "select v.version, v.batches, v.recipe, v.restarted_at, t.kind, t.batch_id from training_set_versions v "
-        "join retrain_triggers t using (trigger_id) order by v.version"
+        "select v.version, v.batches, v.recipe, v.restarted_at, v.window_floor, t.kind, t.batch_id, "
+        "f.window_floor as champion_floor from training_set_versions v join retrain_triggers t using (trigger_id) "
+        "left join candidate_models c on c.model_version = v.champion_version "
+        "left join training_set_versions f on f.version = c.training_set_version order by v.version"
     )
     decayed = [s for s in sets if s["kind"] == "performance_check"]
     assert decayed, [s["kind"] for s in sets]
@@ -124,16 +131,47 @@ def test_a_retrain_for_performance_decay_learns_from_the_decayed_batch_on(story_
     restarted = []
     for s in sets:
         batches, recipe = json.loads(s["batches"]), json.loads(s["recipe"])
-        assert len(batches) <= window, s
-        if recipe["window_batches"] < window:  # restarted: by decay only, from the decayed batch on
-            assert s in decayed and min(batches) == s["batch_id"], s
-            assert recipe["window_batches"] == len(batches) and s["restarted_at"] == s["batch_id"], s
-            restarted.append(s)
-        else:
-            assert s["restarted_at"] is None, s
-            if s in decayed:  # the window started at the decayed batch or later anyway
-                assert s["batch_id"] <= min(batches), s
+        cut = recipe["window_batches"] < window  # the window starts at the floor, not K batches back
+        assert len(batches) <= window and (not cut or recipe["window_batches"] == len(batches)), s
+        if s in decayed:  # restarted at the decayed batch, unless the window started there or later anyway
+            assert s["window_floor"] == s["batch_id"] <= min(batches), s
+            assert s["restarted_at"] == (s["batch_id"] if cut else None), s
+            restarted += [s] if cut else []
+        else:  # the champion's floor, if any, bounds the window
+            assert s["restarted_at"] is None and s["window_floor"] == s["champion_floor"], s
+            assert not cut or min(batches) == s["window_floor"], s
+            assert not s["window_floor"] or s["window_floor"] <= min(batches), s
     assert restarted, decayed
+
+
+def test_a_later_retrain_reaches_no_further_back_than_the_champions_restart(story_run, tmp_path):
+    """The story's last champion learned a window restarted on decay. A retrain after it, here one
+    a person launches with window 'all' (as from the UI's launchpad, on a copy of the state
+    folder), learns from that restart on: the concept before it stays out, and the set says why."""
+    paths = StatePaths.resolve(shutil.copytree(story_run.paths.home, tmp_path / "copy"))
+    (champion,) = story_run.sql(
+        "select c.model_version, v.window_floor, v.restarted_at from champion_history c "
+        "join training_set_versions v on v.version = c.training_set_version order by c.promoted_at desc limit 1"
+    )
+    assert champion["restarted_at"] and champion["window_floor"] == champion["restarted_at"], champion
+    result = (
+        build_defs(paths)
+        .resolve_job_def("retrain_job")
+        .execute_in_process(
+            instance=playback.instance_for(paths),
+            asset_selection=[dg.AssetKey("retrain_trigger"), dg.AssetKey("training_set")],
+            run_config={"ops": {"training_set": {"config": {"window": "all"}}}},
+        )
+    )
+    (materialized,) = result.asset_materializations_for_node("training_set")
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        (new,) = warehouse.fetch_records(con, "select * from training_set_versions order by version desc limit 1")
+        labeled = [b for (b,) in con.execute("select distinct batch_id from labels order by 1").fetchall()]
+    batches = json.loads(new["batches"])
+    assert new["champion_version"] == champion["model_version"] and new["restarted_at"] is None
+    assert new["window_floor"] == champion["window_floor"] == batches[0] != labeled[0]
+    assert batches == [b for b in labeled if b >= champion["window_floor"]]
+    assert materialized.metadata["window_floor"].value == champion["window_floor"]
 
 
 def test_metrics_are_prequential(story_run):

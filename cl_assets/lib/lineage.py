@@ -49,6 +49,7 @@ def why(con, version: int) -> dict:
             "rows_holdout": candidate["rows_holdout"],
             "recipe": _json(candidate["recipe"]) or {},
             "restarted_at": candidate["restarted_at"],
+            "window_floor": candidate["window_floor"],
         },
         "candidate": {
             "mlflow_run_id": candidate["mlflow_run_id"],
@@ -97,6 +98,8 @@ def render(chain: dict) -> str:
         span = f"{batches[0]} (1 batch)" if batches else "no batches"
     if s.get("restarted_at"):
         span += f", the window restarted at {s['restarted_at']} on performance decay"
+    elif s.get("window_floor") and batches and batches[0] == s["window_floor"]:
+        span += f", the window starting where performance decay restarted the champion's ({s['window_floor']})"
     lines = [
         f"model v{chain['model_version']} ({chain['registered_model']})",
         f"  trigger   {t['kind']} at {t['at']}: {t['reason']}",

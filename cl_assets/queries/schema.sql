@@ -343,6 +343,8 @@ alter table training_set_versions add column if not exists champion_version inte
 alter table training_set_versions add column if not exists kept_from_holdout bigint;
 -- The batch a retrain for performance decay restarted the window at (null: the recipe's window).
 alter table training_set_versions add column if not exists restarted_at varchar;
+-- The batch the window may not reach behind: a restart on decay, this set's or the champion's (null: none).
+alter table training_set_versions add column if not exists window_floor varchar;
 alter table candidate_models add column if not exists tuning json;
 
 -- Each rule of each gate decision: which check, on which rows and slice, the values and the threshold.

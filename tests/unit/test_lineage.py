@@ -38,6 +38,16 @@ def test_a_window_restarted_on_decay_says_where():
     assert "restarted" not in render(chain(None, None))
 
 
+def test_a_window_cut_at_the_champions_restart_says_so():
+    whole = chain(None, None)
+    whole["training_set"] |= {"batches": ["b9", "b10"], "restarted_at": None, "window_floor": "b9"}
+    assert "b9 .. b10 (2 batches), the window starting where performance decay restarted the champion's (b9)" in (
+        render(whole)
+    )
+    whole["training_set"] |= {"batches": ["b10", "b11"]}  # the recipe's window starts later anyway
+    assert "restarted" not in render(whole)
+
+
 def test_a_candidate_whose_run_stopped_before_the_report_was_not_judged():
     text = render(chain(None, None))
     assert "not judged" in text and "approved" not in text  # nobody approved an automatic retrain

@@ -60,7 +60,8 @@ class TrainingSetConfig(dg.Config):
         default=RECIPE.restart_on_decay,
         description="When performance decay alone triggered the retrain (no drift fired with it), learn only from "
         "the batch whose labels showed the decay onward: the rest of the window holds the concept the champion "
-        "failed on. False: the window as configured, whatever the trigger.",
+        "failed on. Later retrains reach no further back than that batch while the champion learned from it "
+        "(training_set_versions.window_floor). False: the window as configured, whatever the trigger.",
     )
 
 
@@ -172,7 +173,9 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
     slice with a minimum of rows per slice. The holdout never takes a row the current champion
     learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
     has seen. A retrain that performance decay alone triggered learns only from the batch whose
-    labels showed the decay onward (`restart_on_decay`; metadata and column `restarted_at`). Stored in
+    labels showed the decay onward (`restart_on_decay`; metadata and column `restarted_at`), and
+    later retrains reach no further back while the champion's window starts there (`window_floor`:
+    the concept before the decay stays out). Stored in
     `training_sets` with `split` and `weight`; the recipe records the window and the seed used
     (the config's plus the `compute` resource's base seed)."""
     try:
@@ -186,18 +189,30 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
         champion = current(con)
         champion_version = champion["model_version"] if champion else None
         learned = learned_ids(con, champion)
+        inherited = _window_floor(con, champion)
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
+    # The window starts no earlier than the batch of a restart on decay: this retrain's, or the one
+    # the champion's window was cut at (a later retrain would otherwise learn the old concept again).
+    decayed = trigger["batch_id"] if trigger["kind"] == DECAY else None
+    floor = (decayed or inherited) if recipe.restart_on_decay else None
     restarted_at = ""
-    if trigger["kind"] == DECAY:
-        recency = labeled.loc[labeled["batch_id"] == trigger["batch_id"], "recency"]
-        restart = composition.restarted(recipe, int(recency.min()) if len(recency) else None)
-        if restart != recipe:
-            recipe, restarted_at = restart, trigger["batch_id"]
-            context.log.info(
-                f"performance decay on {restarted_at} triggered this retrain: the window starts there "
-                f"({recipe.window_batches} labeled batch(es); restart_on_decay)"
-            )
+    if floor:
+        recency = labeled.loc[labeled["batch_id"] == floor, "recency"]
+        cut = composition.restarted(recipe, int(recency.min()) if len(recency) else None)
+        if cut != recipe:
+            recipe = cut
+            if decayed:
+                restarted_at = decayed
+                context.log.info(
+                    f"performance decay on {decayed} triggered this retrain: the window starts there "
+                    f"({recipe.window_batches} labeled batch(es); restart_on_decay)"
+                )
+            else:
+                context.log.info(
+                    f"the champion's window was restarted at {floor} on performance decay: this window starts "
+                    f"there too ({recipe.window_batches} labeled batch(es)), not in the concept before it"
+                )
     try:
         composed = composition.compose(labeled, recipe, learned)
     except ValueError as exc:
@@ -227,6 +242,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
                 "champion_version": champion_version,
                 "kept_from_holdout": composed.kept_from_holdout,
                 "restarted_at": restarted_at or None,
+                "window_floor": floor,
             },
         )
         con.execute("update retrain_triggers set training_set_version = ? where trigger_id = ?", [version, trigger_id])
@@ -249,6 +265,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
             "champion_version": champion_version or 0,
             "kept_from_holdout": composed.kept_from_holdout,
             "restarted_at": restarted_at,
+            "window_floor": floor or "",
             "rows_by_slice": dg.MetadataValue.md(markdown.table(composed.rows_by_slice, index=True)),
             "rows_by_batch": dg.MetadataValue.md(markdown.table(composed.rows_by_batch, index=True)),
         }
@@ -399,6 +416,18 @@ def _trigger(context: dg.AssetExecutionContext, con) -> dict:
         "kind": None,
         "batch_id": None,
     }
+
+
+def _window_floor(con, champion: dict | None) -> str | None:
+    """The batch the champion's window may not reach behind (a restart on decay, its own or inherited)."""
+    if champion is None:
+        return None
+    row = fetch_one(
+        con,
+        "select window_floor from training_set_versions where version = ?",
+        [int(champion["training_set_version"])],
+    )
+    return row["window_floor"] if row else None
 
 
 def latest_candidate(con) -> dict:
