@@ -99,7 +99,7 @@ def render(chain: dict) -> str:
     if s.get("restarted_at"):
         span += f", the window restarted at {s['restarted_at']} on performance decay"
     elif s.get("window_floor") and batches and batches[0] == s["window_floor"]:
-        span += f", the window starting where performance decay restarted the champion's ({s['window_floor']})"
+        span += f", the window starting at {s['window_floor']}, where the champion's restarted on performance decay"
     lines = [
         f"model v{chain['model_version']} ({chain['registered_model']})",
         f"  trigger   {t['kind']} at {t['at']}: {t['reason']}",

@@ -41,7 +41,7 @@ def test_a_window_restarted_on_decay_says_where():
 def test_a_window_cut_at_the_champions_restart_says_so():
     whole = chain(None, None)
     whole["training_set"] |= {"batches": ["b9", "b10"], "restarted_at": None, "window_floor": "b9"}
-    assert "b9 .. b10 (2 batches), the window starting where performance decay restarted the champion's (b9)" in (
+    assert "b9 .. b10 (2 batches), the window starting at b9, where the champion's restarted on performance decay" in (
         render(whole)
     )
     whole["training_set"] |= {"batches": ["b10", "b11"]}  # the recipe's window starts later anyway
