@@ -670,7 +670,9 @@ def main(argv: list[str] | None = None) -> None:
     _home(p)
     p.set_defaults(func=replay)
 
-    p = sub.add_parser("backtest", help="replay your file under several retrain policies and compare them")
+    p = sub.add_parser(
+        "backtest", help="replay your file (or, with --demo, the built-in stream) under several retrain policies"
+    )
     p.add_argument("file", nargs="?", help="CSV or Parquet file, one row per example")
     p.add_argument(
         "--demo",
