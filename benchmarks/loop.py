@@ -88,7 +88,7 @@ def run(defs, instance, job: str, partition: str | None = None, run_config: dict
 
 def land(paths: StatePaths, batch: int, rows: int, labels: bool):
     spec = scenario.spec()
-    frame = scenario.generate_batch(batch, rows, seed=7)
+    frame = scenario.generate_batch(batch, rows)  # the demo's stream (DEFAULT_STREAM_SEED)
     batch_id = f"batch_{batch:04d}"
     landing.write(frame.drop(columns=[spec.target]), paths.landing / "batches" / f"{batch_id}.csv")
     if labels:

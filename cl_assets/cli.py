@@ -144,13 +144,13 @@ def demo(args: argparse.Namespace) -> None:
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
 
 
-def _replay_batches(args: argparse.Namespace):
+def _replay_batches(args: argparse.Namespace, batch_rows: int):
     """A user's file cut into batches, and the raw-batch suite proposed from the first."""
     from cl_assets import playback
     from cl_assets.lib import expectations
 
     frame, spec = _dataset(Path(args.file), args)
-    batches = playback.file_batches(frame, spec, args.batch_rows, datetime(2026, 1, 1, 12))
+    batches = playback.file_batches(frame, spec, batch_rows, datetime(2026, 1, 1, 12))
     return spec, batches, expectations.infer_suite(batches[0].rows.drop(columns=[spec.target]), spec)
 
 
@@ -188,7 +188,7 @@ def replay(args: argparse.Namespace) -> None:
     promotion = _promotion(args.promotion)
     paths = StatePaths.resolve(args.home)
     _reset(paths, args.reset)
-    spec, batches, suite = _replay_batches(args)
+    spec, batches, suite = _replay_batches(args, args.batch_rows)
     _keep_suite(paths, suite)
     print(
         f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; "
@@ -365,8 +365,7 @@ def _backtest_batches(args: argparse.Namespace):
     if not args.demo:
         if not args.target:
             sys.exit("backtest FILE needs --target, the 0/1 label column")
-        args.batch_rows = args.batch_rows or 1000
-        return (*_replay_batches(args), Path(args.file).name)
+        return (*_replay_batches(args, args.batch_rows or 1000), Path(args.file).name)
     from cl_assets import playback
 
     given = [f"--{name}" for name in ("target", "time", "id", "slice") if getattr(args, name)]

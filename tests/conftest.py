@@ -88,9 +88,10 @@ def no_mlflow_run_left_active():
 
 
 # The groups whose fixtures play the loop, slowest first (setup times of `--durations` on 2
-# cores: the built-in stream's two replays about 210 s alone, the backtest about 190 s, the story
-# about 130 s, the rest 35 to 90 s; the seeds' two replays 47 s run alone). Handed out first, so
-# that no worker starts one of them when the others are nearly done.
+# cores: the backtest about 190 s, the story about 130 s, the rest 35 to 90 s; the seeds' two
+# replays 47 s run alone). The built-in stream's two replays last as long as its periodic:1
+# replay, 204 s beside auto's (`cl demo --policy`, one thread each). Handed out first, so that no
+# worker starts one of them when the others are nearly done.
 SLOWEST_GROUPS = (
     "test_backtest_builtin",
     "test_backtest",
