@@ -31,7 +31,8 @@ def _policy_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default="auto",
-        help="retrain policy: auto (default; auto:NAME=VALUE... changes its controls), periodic:K, volume:N, never",
+        help="retrain policy: auto (default; auto:NAME=VALUE... changes its controls), periodic:K, volume:N, "
+        "fixed:K:ROWS (every K labeled batches on the newest ROWS rows, fixed parameters, no search, no gate), never",
     )
 
 
@@ -278,7 +279,12 @@ def backtest(args: argparse.Namespace) -> None:
 
     from cl_assets.lib import backtest as lib
 
-    policies = [_policy(p) for p in args.policies.split(",") if p.strip()]
+    spec, batches, suite, title = _backtest_batches(args)
+    rows = len(batches[0].rows) if batches else 1
+    names = (
+        args.policies if args.policies is not None else f"auto,periodic:1,never,fixed:2:{4 * rows},fixed:4:{8 * rows}"
+    )
+    policies = [_policy(p) for p in names.split(",") if p.strip()]
     labels = [policy.label for policy in policies]
     if len(set(labels)) < len(labels):
         sys.exit(f"a policy is named twice: {', '.join(labels)}")
@@ -289,7 +295,6 @@ def backtest(args: argparse.Namespace) -> None:
         sys.exit(f"--baseline {baseline} is not among the policies: {', '.join(labels)}")
     seeds = _seeds(args.seeds) if args.seeds is not None else [configured_seed()]
     root = StatePaths.resolve(args.home).home / "backtest"
-    spec, batches, suite, title = _backtest_batches(args)
     jobs = min(args.jobs, len(policies) * len(seeds))
     # the replays share the cores, so that side by side they do not slow each other down
     threads = max(1, resolved_threads(configured_threads()) // jobs)
@@ -347,6 +352,7 @@ def backtest(args: argparse.Namespace) -> None:
     results = {label: lib.combine({seed: done[label, seed] for seed in seeds}) for label in labels}
     if baseline:
         results = lib.compare(results, baseline)
+    results = lib.best_fixed(results)
     print()
     print(lib.table(results))
     plot = Path(args.plot) if args.plot else root / "backtest.png"
@@ -683,9 +689,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-rows", type=int, help=f"rows per batch (default 1000; with --demo {scenario.DEFAULT_ROWS})")
     p.add_argument(
         "--policies",
-        default="auto,periodic:1,never",
         help="comma-separated: auto[:NAME=VALUE...] (the auto policy with some controls changed, e.g. "
-        "auto:cooldown_batches=4), periodic:K, volume:N, never (default auto,periodic:1,never)",
+        "auto:cooldown_batches=4), periodic:K, volume:N, fixed:K:ROWS (the cron job: every K labeled batches on "
+        "the newest ROWS rows, fixed XGBoost parameters, no search, no gate), never (default: auto, periodic:1, "
+        "never and two cron jobs, fixed:2 on 4 batches' rows and fixed:4 on 8 batches'; auto is shown against "
+        "the best fixed policy that retrained no more often)",
     )
     p.add_argument("--report", help="write {'policies': {...}} as JSON to this file")
     p.add_argument("--plot", help="PNG of accuracy over batches per policy (default <home>/backtest/backtest.png)")

@@ -85,7 +85,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             "model_registry": model_registry,
             "compute": Compute(threads=configured_threads(), seed=configured_seed()),
             "monitoring_policy": MonitoringPolicy(),
-            "promotion_gate": PromotionGate(),
+            # a cron job has no gate: the fixed policies promote every candidate (each rule still recorded)
+            "promotion_gate": PromotionGate(enforce=retrain_policy.mode != RetrainMode.FIXED),
             "promotion_policy": promotion_policy,
             "retrain_policy": retrain_policy,
             "mlflow": tracking_resource(model_registry),

@@ -45,7 +45,9 @@ promotion_job = dg.define_asset_job(
 )
 
 
-def retrain_request(run_key: str, kind: str, reason: str, **trigger) -> dg.RunRequest:
+def retrain_request(run_key: str, kind: str, reason: str, run_config: dict | None = None, **trigger) -> dg.RunRequest:
     """A request for retrain_job: the run key also names the trigger (`cl/trigger_id`), and the
     tags carry what launched it (`triggers.tags`: check, batch, evidence)."""
-    return dg.RunRequest(run_key=run_key, tags=triggers.tags(kind, reason, key=run_key, **trigger))
+    return dg.RunRequest(
+        run_key=run_key, run_config=run_config or {}, tags=triggers.tags(kind, reason, key=run_key, **trigger)
+    )

@@ -223,6 +223,7 @@ class RetrainMode(StrEnum):
     AUTO = "auto"
     PERIODIC = "periodic"
     VOLUME = "volume"
+    FIXED = "fixed"
     NEVER = "never"
 
 
@@ -231,13 +232,18 @@ class RetrainPolicy(dg.ConfigurableResource):
 
     `mode` picks the policy: `auto` (the configured triggers: failed drift and performance
     checks under the controls below, new-label volume, and the schedule), `periodic` (every
-    `every_batches` labeled batches), `volume` (every `min_new_labels` labeled rows) or `never`
-    (keep the first model). The last three exist for backtests (`cl backtest`) and ignore the
-    monitors and the schedule.
+    `every_batches` labeled batches), `volume` (every `min_new_labels` labeled rows), `fixed`
+    (the cron job a user would compare against: every `every_batches` labeled batches on the
+    newest `window_rows` labeled rows, XGBoost with fixed parameters, no search, no gate) or
+    `never` (keep the first model). The last four exist for backtests (`cl backtest`) and ignore
+    the monitors and the schedule.
     """
 
-    mode: RetrainMode = Field(default=RetrainMode.AUTO, description="auto | periodic | volume | never.")
-    every_batches: int = Field(default=0, description="periodic: retrain once this many labeled batches arrived.")
+    mode: RetrainMode = Field(default=RetrainMode.AUTO, description="auto | periodic | volume | fixed | never.")
+    every_batches: int = Field(
+        default=0, description="periodic, fixed: retrain once this many labeled batches arrived."
+    )
+    window_rows: int = Field(default=0, description="fixed: train on the newest this many labeled rows.")
 
     # the controls' defaults are lib.alerting's, so the state machine and the resource agree
     drift_breaches: int = Field(
@@ -321,16 +327,20 @@ class RetrainPolicy(dg.ConfigurableResource):
 
     @classmethod
     def parse(cls, text: str) -> "RetrainPolicy":
-        """`auto[:NAME=VALUE...]`, `periodic:K`, `volume:N` or `never`, as `cl replay --policy` and
+        """`auto[:NAME=VALUE...]`, `periodic:K`, `volume:N`, `fixed:K:ROWS` or `never`, as `cl replay --policy` and
         `cl backtest --policies` take it; `auto:cooldown_batches=4:drift_breaches=3` is the auto
         policy with those controls changed, so a backtest can compare settings of the same policy."""
         name, *args = text.strip().split(":")
         usage = (
-            f"unknown policy '{text}': use auto[:NAME=VALUE...], periodic:K, volume:N or never (K, N > 0; "
+            f"unknown policy '{text}': use auto[:NAME=VALUE...], periodic:K, volume:N, fixed:K:ROWS or never (K, N, ROWS > 0; "
             f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0, approval 0 or 1)"
         )
         if name == "never" and not args:
             return cls(mode=RetrainMode.NEVER)
+        if name == "fixed":
+            if len(args) != 2 or not all(a.isdigit() and int(a) >= 1 for a in args):
+                raise ValueError(usage)
+            return cls(mode=RetrainMode.FIXED, every_batches=int(args[0]), window_rows=int(args[1]))
         if name in ("periodic", "volume"):
             if len(args) != 1 or not args[0].isdigit() or int(args[0]) < 1:
                 raise ValueError(usage)
@@ -357,6 +367,8 @@ class RetrainPolicy(dg.ConfigurableResource):
             return f"periodic:{self.every_batches}"
         if self.mode == RetrainMode.VOLUME:
             return f"volume:{self.min_new_labels}"
+        if self.mode == RetrainMode.FIXED:
+            return f"fixed:{self.every_batches}:{self.window_rows}"
         if self.mode == RetrainMode.NEVER:
             return "never"
         fields = type(self).model_fields
@@ -366,6 +378,18 @@ class RetrainPolicy(dg.ConfigurableResource):
             if getattr(self, key) != fields[key].default
         ]
         return "auto" + "".join(changed)
+
+    def run_config(self) -> dict:
+        """The retrain run's config under this policy: the fixed policies' recipe (the newest
+        window_rows rows, fixed parameters, the holdout fitted too); none for the others."""
+        if self.mode != RetrainMode.FIXED:
+            return {}
+        return {
+            "ops": {
+                "training_set": {"config": {"window": "rows", "window_rows": self.window_rows}},
+                "candidate_model": {"config": {"search": False, "fit_holdout": True}},
+            }
+        }
 
     def alert_policy(self) -> AlertPolicy:
         return AlertPolicy(
@@ -464,6 +488,11 @@ class PromotionGate(dg.ConfigurableResource):
     refuse_short_slices: bool = Field(
         default=True, description="Fail the gate when a slice cannot be judged (else it is only reported)."
     )
+    enforce: bool = Field(
+        default=True,
+        description="False: every candidate passes; each rule's verdict is still computed, recorded and shown as "
+        "what it would have decided. Off only under the backtest's fixed:K:ROWS policies (a cron job has no gate).",
+    )
 
     def rules(self) -> GateRules:
-        return GateRules(**self.model_dump(exclude={"forgetting_rows"}))
+        return GateRules(**self.model_dump(exclude={"forgetting_rows", "enforce"}))

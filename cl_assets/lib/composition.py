@@ -22,7 +22,7 @@ import pandas as pd
 
 REQUIRED = ("batch_id", "entity_id", "arrived_at", "slice", "label", "recency")
 ADDED = ("split", "weight", "copy")
-WINDOWS = ("all", "last", "sliding")
+WINDOWS = ("all", "last", "sliding", "rows")
 BALANCES = ("none", "weights", "upsample", "downsample")
 TRAIN, HOLDOUT = "train", "holdout"
 ORDER = ["batch_id", "entity_id", "copy"]
@@ -33,10 +33,14 @@ class Recipe:
     """How a training set is composed from the labeled rows; recorded with every training set version."""
 
     # Which labeled batches to learn from: "all" = every batch; "last" = the newest window_batches
-    # batches, every row weighing 1; "sliding" = the newest window_batches batches, newer rows weighing more.
+    # batches, every row weighing 1; "sliding" = the newest window_batches batches, newer rows weighing more;
+    # "rows" = the newest window_rows labeled rows, every row weighing 1 (a cron job's "the last N rows").
     window: str = "last"
     # How many of the newest labeled batches "last" and "sliding" keep (at least 1; "all" ignores it).
     window_batches: int = 4
+    # "rows" only: how many of the newest labeled rows (whole batches, newest first; the oldest one cut
+    # to its last rows in id order).
+    window_rows: int = 5000
     # "sliding" only: a row's weight halves every this many batches back; rows of the newest batch weigh 1.
     half_life_batches: float = 2.0
     # How the two labels are evened out in the train split: "none" = left as they are; "weights" = class
@@ -63,7 +67,13 @@ class Recipe:
             problems.append(f"window must be one of {', '.join(map(repr, WINDOWS))}, got {self.window!r}")
         if self.balance not in BALANCES:
             problems.append(f"balance must be one of {', '.join(map(repr, BALANCES))}, got {self.balance!r}")
-        for name, low in (("window_batches", 1), ("holdout_batches", 1), ("min_holdout_rows", 0), ("seed", 0)):
+        for name, low in (
+            ("window_batches", 1),
+            ("window_rows", 1),
+            ("holdout_batches", 1),
+            ("min_holdout_rows", 0),
+            ("seed", 0),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 problems.append(f"{name} must be an integer >= {low}, got {value!r}")
@@ -73,7 +83,7 @@ class Recipe:
             problems.append(f"half_life_batches must be a number > 0, got {self.half_life_batches!r}")
         if not _number(self.holdout_fraction) or not 0 < self.holdout_fraction <= 0.5:
             problems.append(f"holdout_fraction must be a number in (0, 0.5], got {self.holdout_fraction!r}")
-        if not problems and self.window != "all" and self.holdout_batches > self.window_batches:
+        if not problems and self.window in ("last", "sliding") and self.holdout_batches > self.window_batches:
             problems.append(
                 f"holdout_batches must be at most window_batches ({self.window_batches}) with window "
                 f"{self.window!r}, got {self.holdout_batches}"
@@ -95,11 +105,11 @@ def restarted(recipe: Recipe, recency: int | None) -> Recipe:
     unknown, or the window starts there or later anyway."""
     if not recipe.restart_on_decay or recency is None:
         return recipe
-    if recipe.window != "all" and recency >= recipe.window_batches:
+    if recipe.window in ("last", "sliding") and recency >= recipe.window_batches:
         return recipe
     return replace(
         recipe,
-        window="last" if recipe.window == "all" else recipe.window,
+        window=recipe.window if recipe.window == "sliding" else "last",
         window_batches=recency,
         holdout_batches=min(recipe.holdout_batches, recency),
     )
@@ -202,6 +212,8 @@ def _window(rows: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
         raise ValueError("no labeled rows yet: a training set needs batches whose labels have arrived")
     if recipe.window == "all":
         return rows
+    if recipe.window == "rows":
+        return _newest_rows(rows, recipe.window_rows)
     kept = rows[rows["recency"] <= recipe.window_batches].reset_index(drop=True)
     if kept.empty:
         raise ValueError(
@@ -209,6 +221,14 @@ def _window(rows: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
             f"raise window_batches (the newest labeled row has recency {int(rows['recency'].min())}) or use window 'all'"
         )
     return kept
+
+
+def _newest_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
+    """The newest `count` rows: whole batches newest first, the oldest of them cut to its last rows
+    (in the input's order, batch then entity id)."""
+    ordered = rows.assign(_position=np.arange(len(rows))).sort_values(["recency", "_position"], ascending=[True, False])
+    kept = ordered.head(count).sort_values("_position").drop(columns="_position")
+    return kept.reset_index(drop=True)
 
 
 def _holdout_size(n_recent: int, recipe: Recipe) -> int:

@@ -23,6 +23,9 @@ DEFAULT_PARAMS = {
     "reg_lambda": 1.0,
 }
 
+# a plain XGBoost as a cron job would train it: no search (the backtest's fixed:K:ROWS policies)
+NAIVE_PARAMS = {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1}
+
 
 def inputs(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """The model's input columns with stable dtypes (numbers as float, categories as text)."""

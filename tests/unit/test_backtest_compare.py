@@ -104,3 +104,22 @@ def test_under_several_seeds_each_seed_is_compared_with_the_same_seed_of_the_bas
     single = backtest.compare({"periodic:1": every[0], "auto": auto[0]}, "periodic:1")
     assert "gap_by_seed_points" not in single["auto"]["vs_baseline"]
     assert "seed by seed" not in backtest.table(single)
+
+
+def test_each_policy_meets_the_best_fixed_policy_that_retrained_no_more_often():
+    results = {
+        "auto": result([0.8, 0.7, 0.9, 0.8], 3),
+        "fixed:1:100": result([0.9, 0.9, 0.9, 0.9], 4),  # better, but more retrains: not a rival
+        "fixed:2:100": result([0.7, 0.7, 0.8, 0.8], 2),
+        "fixed:3:100": result([0.6, 0.7, 0.8, 0.7], 1),
+        "never": result([0.5, 0.5, 0.5, 0.5], 0),
+    }
+    out = backtest.best_fixed(results)
+    rival = out["auto"]["vs_best_fixed"]
+    assert rival["baseline"] == "fixed:2:100"
+    assert rival["accuracy_gap_points"] == pytest.approx(100 * (0.8 - 0.75))
+    assert out["never"]["vs_best_fixed"] is None  # no fixed policy retrained as rarely
+    assert "vs_best_fixed" not in out["fixed:2:100"]
+    text = backtest.table(out)
+    assert "auto against the best fixed policy at no more retrains, fixed:2:100 (0.7500): +5.00 points" in text
+    assert "never: no fixed policy retrained as rarely" in text

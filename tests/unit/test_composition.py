@@ -477,3 +477,19 @@ def test_a_decay_retrain_learns_from_the_decayed_batch_on(window):
 )
 def test_a_decay_retrain_keeps_the_window_when_it_would_not_shrink(recipe, recency):
     assert restarted(recipe, recency) == recipe
+
+
+@pytest.mark.parametrize("count", [1, 150, 250, 600, 10_000])
+def test_a_rows_window_keeps_the_newest_rows_whole_batches_first(count):
+    rows = labeled_rows(repeats=False)
+    c = compose(rows, Recipe(window="rows", window_rows=count, holdout_batches=1, min_holdout_rows=0))
+    kept = c.frame
+    assert len(kept) == min(count, len(rows))
+    # every batch newer than the oldest kept one is whole, and the oldest keeps its last rows
+    oldest = rows.loc[rows["batch_id"].isin(kept["batch_id"]), "recency"].max()
+    newer = rows[rows["recency"] < oldest]
+    assert set(newer["entity_id"]) <= set(kept["entity_id"])
+    cut = rows[rows["recency"] == oldest]
+    mine = set(kept["entity_id"]) & set(cut["entity_id"])
+    assert list(cut["entity_id"])[len(cut) - len(mine) :] == [e for e in cut["entity_id"] if e in mine]
+    assert (kept["weight"][kept["split"] == "holdout"] == 1).all()

@@ -14,6 +14,7 @@ from cl_assets.defs.resources import RetrainMode, RetrainPolicy
         ("never", RetrainMode.NEVER, {}),
         ("periodic:3", RetrainMode.PERIODIC, {"every_batches": 3}),
         ("volume:500", RetrainMode.VOLUME, {"min_new_labels": 500}),
+        ("fixed:3:5000", RetrainMode.FIXED, {"every_batches": 3, "window_rows": 5000}),
         ("auto:cooldown_batches=4", RetrainMode.AUTO, {"cooldown_batches": 4}),
         (
             "auto:drift_breaches=1:drift_window=1:retry_batches=0",
@@ -51,6 +52,9 @@ def test_the_label_names_only_the_controls_that_differ_from_the_defaults():
         ("periodic:0", "unknown policy 'periodic:0'"),
         ("volume", "unknown policy 'volume'"),
         ("never:2", "unknown policy 'never:2'"),
+        ("fixed:3", "fixed:K:ROWS"),
+        ("fixed:0:100", "unknown policy 'fixed:0:100'"),
+        ("fixed:2:rows", "unknown policy"),
         ("auto:cooldown=4", "NAME one of drift_breaches"),
         ("auto:every_batches=2", "unknown policy"),  # not an auto control
         ("auto:budget=-1", "VALUE a whole number"),
@@ -62,3 +66,11 @@ def test_the_label_names_only_the_controls_that_differ_from_the_defaults():
 def test_bad_policies_are_refused_with_the_spelling_that_works(text, message):
     with pytest.raises(ValueError, match=message):
         RetrainPolicy.parse(text)
+
+
+def test_only_the_fixed_policy_changes_the_retrain_runs_config():
+    fixed = RetrainPolicy.parse("fixed:2:3000").run_config()["ops"]
+    assert fixed["training_set"]["config"] == {"window": "rows", "window_rows": 3000}
+    assert fixed["candidate_model"]["config"] == {"search": False, "fit_holdout": True}
+    for text in ("auto", "periodic:2", "volume:100", "never"):
+        assert RetrainPolicy.parse(text).run_config() == {}

@@ -135,6 +135,9 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     broken = [f"model suite: {o.describe()}" for o in outcomes if o.blocking]
     if broken:
         passed, reasons = False, broken + (reasons if not passed else [])
+    if not promotion_gate.enforce:
+        would = "pass" if passed else "fail: " + "; ".join(reasons)
+        passed, reasons = True, [f"gate not enforced (PromotionGate.enforce is off): it would {would}"]
     now = datetime.now()
     rows = [
         {"role": role, "eval_set": name, "slice": slice_name, **m}
@@ -234,16 +237,17 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             ),
         }
     )
-    yield from records.outcome_results("evaluation_report", checked, suite, outcomes)
+    yield from records.outcome_results("evaluation_report", checked, suite, outcomes, promotion_gate.enforce)
     for name in GATE_CHECKS:
         ok, mine = verdict.check(name)
         failed = [r.message for r in mine if not r.passed]
+        said = "; ".join(failed) if failed else f"{len(mine)} rules passed"
         yield dg.AssetCheckResult(
             asset_key="evaluation_report",
             check_name=name,
             passed=ok,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(failed) if failed else f"{len(mine)} rules passed",
+            severity=dg.AssetCheckSeverity.ERROR if promotion_gate.enforce else dg.AssetCheckSeverity.WARN,
+            description=said if promotion_gate.enforce else f"not enforced (PromotionGate.enforce is off): {said}",
             metadata={
                 "report_id": report_id,
                 "candidate_version": models["candidate"],

@@ -64,15 +64,20 @@ def file_result(asset: str, delivery: Delivery, bad: contracts.BadFile | None) -
     )
 
 
-def outcome_results(asset: str, delivery: Delivery, suite: dict, outcomes: list[expectations.Outcome]):
-    """An AssetCheckResult per expectation, with what a reviewer needs to act on it."""
+def outcome_results(
+    asset: str, delivery: Delivery, suite: dict, outcomes: list[expectations.Outcome], enforced: bool = True
+):
+    """An AssetCheckResult per expectation, with what a reviewer needs to act on it. Not
+    `enforced`, an ERROR expectation is reported as a warning and blocks nothing."""
     version = f"{suite['name']}@{expectations.suite_sha(suite)}"
     for check, o in zip(contracts.expectation_checks(suite), outcomes, strict=True):
         yield dg.AssetCheckResult(
             asset_key=asset,
             check_name=check.name,
             passed=o.success,
-            severity=dg.AssetCheckSeverity.ERROR if o.severity == expectations.ERROR else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR
+            if o.severity == expectations.ERROR and enforced
+            else dg.AssetCheckSeverity.WARN,
             description=f"{delivery.who}: " + (o.describe() if not o.success else "met"),
             metadata={
                 "batch_id": delivery.batch_id,

@@ -4,6 +4,7 @@ import json
 from datetime import datetime
 
 import dagster as dg
+import pandas as pd
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
@@ -28,8 +29,10 @@ class TrainingSetConfig(dg.Config):
     window: str = Field(
         default=RECIPE.window,
         description="all: every labeled batch; last: the newest window_batches, rows weigh 1; sliding: the "
-        "newest window_batches, a row's weight halving every half_life_batches back.",
+        "newest window_batches, a row's weight halving every half_life_batches back; rows: the newest window_rows "
+        "labeled rows, rows weigh 1 (the backtest's fixed:K:ROWS policies).",
     )
+    window_rows: int = Field(default=RECIPE.window_rows, description="rows: how many of the newest labeled rows.")
     window_batches: int = Field(
         default=RECIPE.window_batches, description="last / sliding: how many of the newest labeled batches."
     )
@@ -91,6 +94,16 @@ class CandidateConfig(dg.Config):
     seed: int = Field(
         default=0,
         description="Seed of the search, the validation split and XGBoost (plus the `compute` resource's base seed).",
+    )
+    search: bool = Field(
+        default=True,
+        description="False: no search; the model is XGBoost with fixed parameters (modeling.NAIVE_PARAMS: 200 trees, "
+        "depth 6, learning rate 0.1), what the backtest's fixed:K:ROWS policies train.",
+    )
+    fit_holdout: bool = Field(
+        default=False,
+        description="Fit the model on the holdout rows too (the backtest's fixed:K:ROWS policies, which have no "
+        "gate: their report's holdout figures are then in-sample).",
     )
 
 
@@ -314,51 +327,34 @@ def candidate_model(
         tags = {"cl.trigger_id": trigger_id, "cl.training_set_version": str(version), "cl.dataset": spec.name}
         mlf.set_tags(tags)
         progress = tracking.TrialLogger(parent.experiment_id, parent.run_id, tags, budget, context.log)
-        searched = (
-            train.sample(n=config.tuning_rows, random_state=seed) if 0 < config.tuning_rows < len(train) else train
-        )
-        result = tuning.tune(
-            modeling.encoded(searched, spec),
-            searched["label"].astype(int).to_numpy(),
-            sample_weight=searched["weight"].to_numpy(),
-            budget=budget,
-            seed=seed,
-            warm_start=warm,
-            on_trial=progress,
-            cores=threads,
-            parallel=min(config.parallel, threads),
-            max_rounds=config.max_rounds,
-            early_stopping_rounds=config.early_stopping_rounds,
-        )
-        params = tuning.final_params(result)
-        summary = {
-            "trials": len(result.trials),
-            "best_trial": result.best.number,
-            "best_validation_log_loss": result.best.loss,
-            "stopped_by": result.stopped_by,
-            "seconds": round(result.seconds, 3),
-            "parallel": result.parallel,
-            "threads": threads,
-            "warm_start": sum(t.warm for t in result.trials),
-            "searched_rows": len(searched),
-            "seed": seed,
-        }
+        if config.search:
+            params, summary = _search(train, spec, config, budget, seed, warm, progress, threads)
+        else:
+            params = dict(modeling.NAIVE_PARAMS)
+            summary = {"trials": 0, "searched": False, "seed": seed, "threads": threads}
         mlf.log_params(
             {
                 **params,
                 "train_rows": len(train),
                 "holdout_rows": len(holdout),
-                "trials": len(result.trials),
+                "trials": summary["trials"],
                 "seed": seed,
             }
         )
-        model = modeling.fit(train, spec, params, seed=seed, weight=train["weight"], n_jobs=threads)
+        fitted = pd.concat([train, holdout]) if config.fit_holdout else train
+        model = modeling.fit(fitted, spec, params, seed=seed, weight=fitted["weight"], n_jobs=threads)
         holdout_metrics = modeling.metrics(holdout["label"], modeling.scores(model, holdout, spec))
         mlf.log_metrics(
             {
                 **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
-                "best_validation_log_loss": result.best.loss,
-                "tuning_seconds": result.seconds,
+                **(
+                    {
+                        "best_validation_log_loss": summary["best_validation_log_loss"],
+                        "tuning_seconds": summary["seconds"],
+                    }
+                    if config.search
+                    else {}
+                ),
             }
         )
         example = modeling.inputs(train.head(5), spec)
@@ -385,7 +381,8 @@ def candidate_model(
                 "dagster_run_id": context.run.run_id,
             },
         )
-        append_rows(con, "tuning_trials", progress.rows(model_version))
+        if config.search:
+            append_rows(con, "tuning_trials", progress.rows(model_version))
         con.execute("update retrain_triggers set model_version = ? where trigger_id = ?", [model_version, trigger_id])
     return dg.MaterializeResult(
         metadata={
@@ -395,10 +392,41 @@ def candidate_model(
             "training_set_version": version,
             "params": dg.MetadataValue.json(params),
             "tuning": dg.MetadataValue.json(summary),
-            "trials": dg.MetadataValue.md(progress.table()),
+            "trials": dg.MetadataValue.md(progress.table() if config.search else "no search (fixed parameters)"),
             **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
         }
     )
+
+
+def _search(train, spec, config: CandidateConfig, budget, seed: int, warm: list, progress, threads: int):
+    """hyperopt over XGBoost on a sample of the train rows: the chosen parameters and a summary."""
+    searched = train.sample(n=config.tuning_rows, random_state=seed) if 0 < config.tuning_rows < len(train) else train
+    result = tuning.tune(
+        modeling.encoded(searched, spec),
+        searched["label"].astype(int).to_numpy(),
+        sample_weight=searched["weight"].to_numpy(),
+        budget=budget,
+        seed=seed,
+        warm_start=warm,
+        on_trial=progress,
+        cores=threads,
+        parallel=min(config.parallel, threads),
+        max_rounds=config.max_rounds,
+        early_stopping_rounds=config.early_stopping_rounds,
+    )
+    summary = {
+        "trials": len(result.trials),
+        "best_trial": result.best.number,
+        "best_validation_log_loss": result.best.loss,
+        "stopped_by": result.stopped_by,
+        "seconds": round(result.seconds, 3),
+        "parallel": result.parallel,
+        "threads": threads,
+        "warm_start": sum(t.warm for t in result.trials),
+        "searched_rows": len(searched),
+        "seed": seed,
+    }
+    return tuning.final_params(result), summary
 
 
 def _trigger(context: dg.AssetExecutionContext, con) -> dict:

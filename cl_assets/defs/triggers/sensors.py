@@ -148,7 +148,7 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
         "labels arrived (min_new_labels), and trains the first model ('bootstrap') once labels "
         "exist and no champion does. The run's tags carry the checks, batches and evidence. On "
         "its first tick it starts from the latest check result. Under the backtest policies "
-        "(RetrainPolicy.mode periodic, volume or never) it retrains on a count of labeled batches "
+        "(RetrainPolicy.mode periodic, volume, fixed or never) it retrains on a count of labeled batches "
         "or rows, or never, and ignores the monitors. With RetrainPolicy.approval, a retrain it would launch is "
         "held for a person instead: an 'awaiting_approval' observation on retrain_trigger, run by "
         "`cl approve-retrain TRIGGER_ID --reason ...` or by launching retrain_job with retrain_trigger's "
@@ -247,18 +247,19 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
     if in_flight:
         reason = "a retrain is already running"
     elif _no_champion_yet(instance):
-        request = _bootstrap(instance)
+        request = _bootstrap(instance, policy.run_config())
         reason = "no labels yet for the first model"
     else:
         rows, batches = _new_labels(instance)
         due = {
             RetrainMode.PERIODIC: (batches, policy.every_batches),
+            RetrainMode.FIXED: (batches, policy.every_batches),
             RetrainMode.VOLUME: (rows, policy.min_new_labels),
         }.get(policy.mode)
         reason = f"policy '{policy.label}': no retrain but the first model"
         if due is not None:
             count, threshold = due
-            unit = "labeled batches" if policy.mode == RetrainMode.PERIODIC else "labeled rows"
+            unit = "labeled rows" if policy.mode == RetrainMode.VOLUME else "labeled batches"
             reason = f"policy '{policy.label}': {count} {unit} since the last training set"
             if count >= threshold:
                 request = _on_labels(
@@ -266,6 +267,7 @@ def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: d
                     policy.mode.value,
                     f"{reason} (every {threshold})",
                     {"new_labeled_" + unit.split()[1]: count, "threshold": threshold},
+                    policy.run_config(),
                 )
     if request is None:
         return dg.SensorResult(skip_reason=reason, cursor=json.dumps(cursor))
@@ -298,7 +300,7 @@ def _no_champion_yet(instance: dg.DagsterInstance) -> bool:
     return not gate or gate[0].status != Status.SUCCEEDED
 
 
-def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:
+def _bootstrap(instance: dg.DagsterInstance, run_config: dict | None = None) -> dg.RunRequest | None:
     labels = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records
     if not labels:
         return None
@@ -307,15 +309,23 @@ def _bootstrap(instance: dg.DagsterInstance) -> dg.RunRequest | None:
         f"bootstrap:{labels[0].storage_id}",
         "bootstrap",
         f"no champion yet; labels of batch '{batch}' arrived",
+        run_config=run_config,
         batch=batch,
     )
 
 
-def _on_labels(instance: dg.DagsterInstance, kind: str, reason: str, evidence: dict) -> dg.RunRequest:
-    """A retrain counted in labels (volume, periodic): keyed by the newest label delivery."""
+def _on_labels(
+    instance: dg.DagsterInstance, kind: str, reason: str, evidence: dict, run_config: dict | None = None
+) -> dg.RunRequest:
+    """A retrain counted in labels (volume, periodic, fixed): keyed by the newest label delivery."""
     latest = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records[0]
     return retrain_request(
-        f"{kind}:{latest.storage_id}", kind, reason, batch=latest.partition_key or "", evidence=evidence
+        f"{kind}:{latest.storage_id}",
+        kind,
+        reason,
+        run_config=run_config,
+        batch=latest.partition_key or "",
+        evidence=evidence,
     )
 
 
