@@ -14,6 +14,13 @@ def batch_status(con, batch_id: str) -> dict:
         con, "select * from drift_metrics where batch_id = ? and slice = '*' order by effect desc", [batch_id]
     )
     perf = fetch_df(con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, OVERALL])
+    estimate = fetch_one(con, "select accuracy, roc_auc from estimated_performance where batch_id = ?", [batch_id])
+    verdicts = {
+        r["check_name"]: bool(r["passed"])
+        for r in fetch_df(con, "select check_name, passed from check_results where batch_id = ?", [batch_id]).to_dict(
+            "records"
+        )
+    }
     return {
         "batch_id": batch_id,
         "rows": int(rows),
@@ -37,6 +44,13 @@ def batch_status(con, batch_id: str) -> dict:
         "metrics": None
         if perf.empty
         else {"accuracy": number(perf["accuracy"].iloc[0]), "roc_auc": number(perf["roc_auc"].iloc[0])},
+        # label-free estimates (null where no champion scored the batch) and the monitoring verdicts
+        # (null where the check did not run: no champion yet, or the labels did not arrive)
+        "estimated_accuracy": number(estimate["accuracy"]) if estimate else None,
+        "estimated_roc_auc": number(estimate["roc_auc"]) if estimate else None,
+        "estimated_performance_check_passed": verdicts.get("estimated_performance_check"),
+        "performance_check_passed": verdicts.get("performance_check"),
+        "refit_check_passed": verdicts.get("refit_check"),
     }
 
 

@@ -17,7 +17,7 @@ from cl_assets.settings import THREADS_ENV
 NOAA = Path(__file__).parent / "data" / "noaa_weather_days_9000_15999.csv"
 ROWS, BATCH_ROWS = 7000, 500
 DRIFT_DAY = 12000
-POLICIES = ["auto", "periodic:1"]  # volume:N is tested on `cl replay` (tests/test_replay.py)
+POLICIES = ["auto", "periodic:1", "fixed:2:2000"]  # volume:N is tested on `cl replay` (tests/test_replay.py)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +139,9 @@ def test_replays_side_by_side_share_the_cores(backtest):
             tunings = [json.loads(t) for (t,) in con.execute("select tuning from candidate_models").fetchall()]
             trial_threads = {t for (t,) in con.execute("select distinct threads from tuning_trials").fetchall()}
         assert tunings and {t["threads"] for t in tunings} == {share}, (policy, tunings)
+        if policy.startswith("fixed:"):  # no search: fixed parameters, no trials
+            assert not trial_threads and all(t["trials"] == 0 for t in tunings), (policy, tunings)
+            continue
         assert all(t["parallel"] <= share for t in tunings), (policy, tunings)
         assert trial_threads == {max(1, share // t["parallel"]) for t in tunings}, (policy, trial_threads)
 
@@ -165,3 +168,30 @@ def test_auto_retrains_on_a_monitor_after_the_documented_drift(backtest):
             "join retrain_triggers t using (trigger_id) where t.kind <> 'bootstrap' order by c.promoted_at",
         )
     assert any(p["batch_id"] >= f"batch_{start:04d}" for p in promoted), promoted
+
+
+def test_the_cron_job_is_a_fixed_model_on_the_newest_rows_with_no_gate(backtest):
+    """fixed:2:2000 retrains every 2 labeled batches on the newest 2000 rows, XGBoost's fixed
+    parameters, no search, every candidate promoted (the gate's verdict only recorded), and the
+    report sets every other policy against it when it retrained no more often."""
+    home, report, _ = backtest
+    db = home / "backtest" / "fixed-2-2000" / "warehouse.duckdb"
+    with warehouse.connect(db, read_only=True) as con:
+        sets = warehouse.fetch_records(con, "select rows_train, rows_holdout, recipe from training_set_versions")
+        params = {p for (p,) in con.execute("select params from candidate_models").fetchall()}
+        gates = warehouse.fetch_records(con, "select passed, reasons from gate_decisions")
+        promoted = con.execute("select count(*) from champion_history").fetchall()[0][0]
+    assert sets and all(json.loads(s["recipe"])["window"] == "rows" for s in sets)
+    assert all(s["rows_train"] + s["rows_holdout"] == min(2000, s["rows_train"] + s["rows_holdout"]) for s in sets)
+    assert max(s["rows_train"] + s["rows_holdout"] for s in sets) == 2000
+    assert {json.loads(p) == {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1} for p in params} == {True}
+    assert all(g["passed"] and "not enforced" in g["reasons"] for g in gates) and promoted == len(gates)
+    fixed = report["policies"]["fixed:2:2000"]
+    for name, result in report["policies"].items():
+        if name.startswith("fixed:"):
+            continue
+        rival = result["vs_best_fixed"]
+        if result["retrains"] >= fixed["retrains"]:
+            assert rival["baseline"] == "fixed:2:2000" and rival["mean_accuracy"] == fixed["mean_accuracy"]
+        else:
+            assert rival is None

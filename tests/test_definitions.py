@@ -17,6 +17,7 @@ ASSET_KEYS = [
     "champion_model",
     "drift_metrics",
     "drift_report",
+    "estimated_performance",
     "evaluation_report",
     "predictions",
     "raw_batches",
@@ -44,6 +45,7 @@ CHECK_KEYS = [
     "batch_labels:row_count_in_bounds",
     "batch_performance:performance_check",
     "drift_metrics:drift_check",
+    "estimated_performance:estimated_performance_check",
     "evaluation_report:candidate_calibration_error_at_most",
     "evaluation_report:candidate_roc_auc_at_least",
     "evaluation_report:change_thresholds",
@@ -141,7 +143,12 @@ def test_error_expectations_block_and_warnings_do_not(repo):
     }
     warnings = {f"raw_batches:{c}_in_allowed_set" for c in ("region", "channel", "plan")}
     warnings.add("evaluation_report:holdout_rows_per_slice_at_least")
-    fixed = {"drift_metrics:drift_check", "batch_performance:performance_check", "refit_impact:refit_check"}
+    fixed = {
+        "drift_metrics:drift_check",
+        "batch_performance:performance_check",
+        "refit_impact:refit_check",
+        "estimated_performance:estimated_performance_check",
+    }
     assert blocking == set(CHECK_KEYS) - warnings - fixed
     assert "evaluation_report:promotion_gate" in blocking and "raw_batches:file_is_readable" in blocking
 

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 from mlflow import MlflowClient
 
-from cl_assets.lib import gate, tuning
+from cl_assets.lib import composition, gate, tuning, windows
 
 
 def candidates(run) -> list[dict]:
@@ -17,10 +17,15 @@ def test_every_training_set_records_its_recipe_and_counts(story_run):
     sets = story_run.sql("select * from training_set_versions order by version")
     assert sets
     for s in sets:
-        recipe = json.loads(s["recipe"])
-        assert recipe["window"] == "last" and recipe["restart_on_decay"] is True
-        # the window of 4, or fewer batches when performance decay restarted it (test_loop checks which)
-        assert recipe["window_batches"] == 4 or recipe["window_batches"] == len(json.loads(s["batches"])) < 4
+        recipe, choice = json.loads(s["recipe"]), json.loads(s["window_choice"])
+        assert recipe["window"] in ("last", "all", "sliding") and recipe["restart_on_decay"] is True
+        # the window chosen by validation (tests/unit/test_refit.py), recorded with its candidates
+        window = next(w for w in windows.CANDIDATES if w.name == choice["chosen"])
+        assert recipe["window"] == window.recipe(composition.Recipe(), 99).window or s["restarted_at"], (recipe, choice)
+        if choice["candidates"]:
+            best = min(c["log_loss"] for c in choice["candidates"])
+            (mine,) = [c for c in choice["candidates"] if c["window_name"] == choice["chosen"]]
+            assert mine["log_loss"] <= best + windows.TIE and choice["validated_on"] == max(json.loads(s["batches"]))
         rows = story_run.sql(
             "select split, count(*) as n, count(distinct entity_id) as ids, min(weight) as lo, max(weight) as hi "
             "from training_sets where version = ? group by split",
@@ -29,11 +34,11 @@ def test_every_training_set_records_its_recipe_and_counts(story_run):
         by_split = {r["split"]: r for r in rows}
         assert by_split["train"]["n"] == s["rows_train"] and by_split["holdout"]["n"] == s["rows_holdout"]
         assert all(r["n"] == r["ids"] for r in rows)  # one row per id: duplicates removed
-        assert all(r["lo"] == r["hi"] == 1.0 for r in rows)  # 'last' weighs every row 1
-        assert len(json.loads(s["batches"])) <= 4
+        if recipe["window"] != "sliding":
+            assert all(r["lo"] == r["hi"] == 1.0 for r in rows)  # 'last' and 'all' weigh every row 1
     events = story_run.instance.fetch_materializations(dg.AssetKey("training_set"), limit=1).records
     metadata = events[0].asset_materialization.metadata
-    assert {"recipe", "rows_by_slice", "rows_by_batch", "short_slices", "class_balance", "restarted_at"} <= set(
+    assert {"recipe", "window_choice", "rows_by_slice", "rows_by_batch", "short_slices", "restarted_at"} <= set(
         metadata
     )
 

@@ -36,14 +36,17 @@ def test_why_an_unknown_version_says_so(story_run):
         cli.main(["why", "999", "--home", str(story_run.paths.home)])
 
 
-def test_why_a_model_learned_a_restarted_window(story_run, capsys):
-    """A window restarted on performance decay is named, so its one or two batches are explained."""
+def test_why_says_why_this_window(story_run, capsys):
+    """The window a retrain chose by validation is explained: the reason and every candidate's score."""
     (model,) = story_run.sql(
-        "select c.model_version, v.restarted_at from candidate_models c "
+        "select c.model_version, v.window_choice from candidate_models c "
         "join training_set_versions v on v.version = c.training_set_version "
-        "where v.restarted_at is not null order by c.model_version limit 1"
+        "where json_array_length(v.window_choice->'candidates') > 1 order by c.model_version desc limit 1"
     )
+    choice = json.loads(model["window_choice"])
     chain = json.loads(why(story_run, model["model_version"], capsys, "--json"))
-    assert chain["training_set"]["restarted_at"] == model["restarted_at"]
+    assert chain["training_set"]["window_choice"] == choice
     text = why(story_run, model["model_version"], capsys)
-    assert f"the window restarted at {model['restarted_at']} on performance decay" in text
+    assert f"window    {choice['reason']}"[:120] in text
+    for candidate in choice["candidates"]:
+        assert f"{candidate['window_name']}: log loss {candidate['log_loss']:.4f}" in text

@@ -67,8 +67,15 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             monitoring.drift_report,
             monitoring.batch_performance,
             monitoring.refit_impact,
+            monitoring.estimated_performance,
         ],
-        asset_checks=[gate.promotion_gate, monitors.drift_check, monitors.performance_check, monitors.refit_check],
+        asset_checks=[
+            gate.promotion_gate,
+            monitors.drift_check,
+            monitors.performance_check,
+            monitors.refit_check,
+            monitors.estimated_performance_check,
+        ],
         jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job, jobs.promotion_job],
         sensors=[landing_sensor, retrain_sensor, automation_sensor, promotion_sensor],
         schedules=[
@@ -84,7 +91,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             "dataset": dataset,
             "model_registry": model_registry,
             "compute": Compute(threads=configured_threads(), seed=configured_seed()),
-            "monitoring_policy": MonitoringPolicy(),
+            # the backtest policies ignore the monitors: no refits to price retrains they never decide on
+            "monitoring_policy": MonitoringPolicy(refit=retrain_policy.mode == RetrainMode.AUTO),
             # a cron job has no gate: the fixed policies promote every candidate (each rule still recorded)
             "promotion_gate": PromotionGate(enforce=retrain_policy.mode != RetrainMode.FIXED),
             "promotion_policy": promotion_policy,

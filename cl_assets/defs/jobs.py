@@ -11,13 +11,13 @@ ingest_batch_job = dg.define_asset_job(
         "stg_batches",
         "batch_features",
         "predictions",
+        "estimated_performance",
         "drift_metrics",
         "drift_report",
-        "refit_impact",
     ),
     description=(
-        "One landed batch: store it, validate it, build its features, score it with the champion, measure and "
-        "report drift, and measure what a refit on the newest labels would change."
+        "One landed batch: store it, validate it, build its features, score it with the champion, estimate its "
+        "performance before labels exist, and measure and report drift. Once its labels arrive, batch_performance and refit_impact follow (their automation)."
     ),
 )
 

@@ -10,9 +10,9 @@ from pydantic import Field
 
 from cl_assets.lib import landing, registry, scenario, warehouse
 from cl_assets.lib.alerting import AlertPolicy
-from cl_assets.lib.composition import Recipe
 from cl_assets.lib.contracts import BadFile
 from cl_assets.lib.dataset import DatasetSpec
+from cl_assets.lib.decay import Settings as DecaySettings
 from cl_assets.lib.drift import Policy as DriftPolicy
 from cl_assets.lib.drift import Thresholds
 from cl_assets.lib.expectations import load_suite
@@ -146,6 +146,14 @@ class FeatureDrift(dg.Config):
     skip: bool = Field(default=False, description="Do not test this feature at all.")
 
 
+_DECAY = DecaySettings()  # the decay detector's defaults
+
+
+class DecayDetector(StrEnum):
+    CUSUM = "cusum"
+    FIXED = "fixed"
+
+
 class MonitoringPolicy(dg.ConfigurableResource):
     """When is a batch drifted, and when has the champion's realized performance decayed?"""
 
@@ -167,33 +175,51 @@ class MonitoringPolicy(dg.ConfigurableResource):
     low_confidence_increase: float = Field(
         default=0.1, description="Drift when the low-confidence share grows by this much over the reference's."
     )
+    decay_detector: DecayDetector = Field(
+        default=DecayDetector.CUSUM,
+        description="performance_check's rule. cusum: a sequential change detector on the champion's realized "
+        "accuracy against its own baseline (lib/decay.py; the holdout only until realized batches exist), sample-"
+        "size aware; fixed: accuracy or ROC AUC more than max_accuracy_drop / max_auc_drop below the holdout's and "
+        "outside its band (benchmarks/decay.py: it misses 3-SE drops on large batches and cries wolf on small ones).",
+    )
+    decay_shift: float = Field(
+        default=_DECAY.shift,
+        gt=0,
+        description="cusum: the sustained drop, in standard errors of a batch's accuracy, to flag fast (within "
+        "two labeled batches; the reference value is half of it).",
+    )
+    decay_arl0: float = Field(
+        default=_DECAY.arl0,
+        description="cusum: the mean number of labeled batches between false alarms wanted on a stationary stream "
+        "(sets the threshold, by Siegmund's approximation).",
+    )
+    decay_baseline_batches: int = Field(
+        default=_DECAY.baseline_batches,
+        ge=1,
+        description="cusum: the champion's first this many labeled batches make its baseline (pooled, growing "
+        "until then, never containing the batch judged); the holdout is the baseline until the first arrives.",
+    )
     max_accuracy_drop: float = Field(
-        default=0.05, description="Realized accuracy may fall this far below the champion's holdout accuracy."
+        default=0.05,
+        description="fixed: realized accuracy may fall this far below the champion's holdout accuracy.",
     )
     max_auc_drop: float = Field(
-        default=0.05, description="Realized ROC AUC may fall this far below the champion's holdout ROC AUC."
+        default=0.05, description="fixed: realized ROC AUC may fall this far below the champion's holdout ROC AUC."
     )
     refit: bool = Field(
         default=True,
-        description="refit_impact fits the champion's parameters twice on every scored batch (a median 0.3 s per "
-        "700-row NOAA batch). False: it records 'not refitted' and refit_check passes, for very large batches "
-        "or while the refit is not wanted as an alert or a trigger.",
-    )
-    refit_window_batches: int = Field(
-        default=Recipe.window_batches,
-        description="refit_impact: the champion's parameters are refitted on this many of the newest labeled "
-        "batches (keep it equal to the training set's window_batches).",
-    )
-    min_refit_gain: float = Field(
-        default=0.025,
-        description="refit_check fails when a refit on the newest labels is expected to add at least this much "
-        "accuracy on a new batch (0.025: 2.5 points), estimated before its labels exist (lib/refit.py).",
+        description="refit_impact fits the candidate windows with the champion's parameters on every labeled "
+        "batch (six fits at most, lib/windows.py). False: it records 'not refitted' and refit_check passes, for "
+        "very large batches or while retraining when it pays is not wanted.",
     )
     band_z: float = Field(
         default=1.96,
         description="Width, in standard errors, of the uncertainty band around the champion's reference "
         "accuracy: a drop inside the band is not concept drift, however large.",
     )
+
+    def decay_settings(self) -> DecaySettings:
+        return DecaySettings(shift=self.decay_shift, arl0=self.decay_arl0, baseline_batches=self.decay_baseline_batches)
 
     def drift_policy(self) -> DriftPolicy:
         default = Thresholds(alpha=self.alpha, psi=self.psi_threshold, band_k=self.band_k)
@@ -268,10 +294,27 @@ class RetrainPolicy(dg.ConfigurableResource):
     refit_window: int = Field(
         default=_ALERTS.window("refit_check")[1], description="Batches over which refit_breaches are counted."
     )
+    estimated_breaches: int = Field(
+        default=_ALERTS.window("estimated_performance_check")[0],
+        description="estimated_performance_check must fail this many of the last estimated_window batches to "
+        "retrain before labels exist (0: it alerts, never triggers).",
+    )
+    estimated_window: int = Field(
+        default=_ALERTS.window("estimated_performance_check")[1],
+        description="Batches over which estimated_breaches are counted.",
+    )
     refit_cooldown_batches: int = Field(
         default=_ALERTS.cooldown("refit_check"),
-        description="No retrain by refit_check within this many batches after the last one: right after a retrain "
-        "the refit and the champion learned the same rows, so the check itself keeps quiet.",
+        description="No retrain by refit_check within this many batches after the last one (0: none needed: the "
+        "check sums the gains since the champion's promotion, so a new champion starts from nothing).",
+    )
+    retrain_cost_points: float = Field(
+        default=1.0,
+        ge=0,
+        description="The cost of one retrain, in accuracy points over one batch: refit_check fails (a retrain) "
+        "once the accuracy the champion lost to a refit, summed over its labeled batches, reaches it. 1.0: "
+        "retrain when not retraining has cost one point of accuracy for one batch (or a tenth of a point for ten). "
+        "Raise it where a retrain is dear (a review, a large fit), lower it where it is cheap.",
     )
     cooldown_batches: int = Field(
         default=_ALERTS.cooldown_batches,
@@ -287,6 +330,11 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=_ALERTS.retry_batches,
         description="Fire an incident again when the same model still fails this many batches after its "
         "retrain (the candidate was not promoted); 0: never.",
+    )
+    refit_retry_batches: int = Field(
+        default=_ALERTS.retries["refit_check"],
+        description="refit_check fires again this many batches after its retrain left the champion in place "
+        "(rejected by the gate): it fails then only if the loss since that attempt reached the cost again.",
     )
     budget: int = Field(
         default=_ALERTS.budget, description="At most this many triggered retrains within budget_window_batches."
@@ -318,7 +366,11 @@ class RetrainPolicy(dg.ConfigurableResource):
         "refit_breaches",
         "refit_window",
         "refit_cooldown_batches",
+        "retrain_cost_points",
+        "estimated_breaches",
+        "estimated_window",
         "retry_batches",
+        "refit_retry_batches",
         "budget",
         "budget_window_batches",
         "min_new_labels",
@@ -333,7 +385,8 @@ class RetrainPolicy(dg.ConfigurableResource):
         name, *args = text.strip().split(":")
         usage = (
             f"unknown policy '{text}': use auto[:NAME=VALUE...], periodic:K, volume:N, fixed:K:ROWS or never (K, N, ROWS > 0; "
-            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0, approval 0 or 1)"
+            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0, retrain_cost_points any number "
+            ">= 0, approval 0 or 1)"
         )
         if name == "never" and not args:
             return cls(mode=RetrainMode.NEVER)
@@ -351,11 +404,12 @@ class RetrainPolicy(dg.ConfigurableResource):
         overrides = {}
         for arg in args:
             key, eq, value = arg.partition("=")
-            if not eq or key not in cls.AUTO_SETTINGS or not value.isdigit() or key in overrides:
+            number = value.replace(".", "", 1).isdigit() if key == "retrain_cost_points" else value.isdigit()
+            if not eq or key not in cls.AUTO_SETTINGS or not number or key in overrides:
                 raise ValueError(usage)
             if key == "approval" and value not in ("0", "1"):
                 raise ValueError(usage)
-            overrides[key] = int(value)
+            overrides[key] = float(value) if key == "retrain_cost_points" else int(value)
         policy = cls(mode=RetrainMode.AUTO, **overrides)
         policy.alert_policy()  # refuses inconsistent controls (breaches beyond their window) now
         return policy
@@ -373,7 +427,7 @@ class RetrainPolicy(dg.ConfigurableResource):
             return "never"
         fields = type(self).model_fields
         changed = [
-            f":{key}={int(getattr(self, key))}"  # booleans as parse reads them: 0 or 1
+            f":{key}={getattr(self, key):g}"  # booleans as parse reads them: 0 or 1
             for key in self.AUTO_SETTINGS
             if getattr(self, key) != fields[key].default
         ]
@@ -397,6 +451,7 @@ class RetrainPolicy(dg.ConfigurableResource):
                 "drift_check": (self.drift_breaches, self.drift_window),
                 "performance_check": (self.performance_breaches, self.performance_window),
                 "refit_check": (self.refit_breaches, self.refit_window),
+                "estimated_performance_check": (self.estimated_breaches, self.estimated_window),
             },
             cooldown_batches=self.cooldown_batches,
             cooldowns={
@@ -404,6 +459,7 @@ class RetrainPolicy(dg.ConfigurableResource):
                 "refit_check": self.refit_cooldown_batches,
             },
             retry_batches=self.retry_batches,
+            retries={"refit_check": self.refit_retry_batches},
             budget=self.budget,
             budget_window_batches=self.budget_window_batches,
         )

@@ -28,18 +28,26 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class AlertPolicy:
-    # drift must show on 2 of 3 batches (one noisy batch is no incident); a performance
-    # decay acts at once, because the model is already losing accuracy
+    # drift alerts and never triggers by itself (a moved input need not cost accuracy: the refit
+    # check prices that); a performance decay and a retrain that pays act at once
     m_of_n: dict[str, tuple[int, int]] = field(
-        default_factory=lambda: {"drift_check": (2, 3), "performance_check": (1, 1), "refit_check": (0, 1)}
+        default_factory=lambda: {
+            "drift_check": (0, 3),
+            "performance_check": (1, 1),
+            "refit_check": (1, 1),
+            "estimated_performance_check": (0, 1),
+        }
     )
     # a performance decay is direct evidence that the model is losing, so it waits less after a
     # retrain than a drift, which may not matter to the model (the defaults of RetrainPolicy, which reads them from here)
     cooldown_batches: int = 3
     cooldowns: dict[str, int] = field(
-        default_factory=lambda: {"performance_check": 1, "refit_check": 1}
+        default_factory=lambda: {"performance_check": 1, "refit_check": 0}
     )  # check -> its own
     retry_batches: int = 3  # 0: never retry an unanswered incident
+    # refit_check prices its failures since the last retrain tried: failing again one batch after a
+    # rejected retrain means the loss since that attempt already reached the cost of another
+    retries: dict[str, int] = field(default_factory=lambda: {"refit_check": 1})  # check -> its own
     budget: int = 6
     budget_window_batches: int = 12
 
@@ -47,7 +55,8 @@ class AlertPolicy:
         for check, (m, n) in self.m_of_n.items():
             if not 0 <= m <= n or n < 1:
                 raise ValueError(f"{check}: M of N needs 0 <= M <= N and N >= 1, got {m} of {n}")
-        controls = [self.cooldown_batches, *self.cooldowns.values(), self.retry_batches, self.budget]
+        controls = [self.cooldown_batches, *self.cooldowns.values(), self.retry_batches, *self.retries.values()]
+        controls.append(self.budget)
         if min(controls + [self.budget_window_batches]) < 0:
             raise ValueError("cooldown, budget and budget window cannot be negative")
 
@@ -128,7 +137,8 @@ def observe(state: AlertState, policy: AlertPolicy, evaluation: Evaluation) -> V
     if evaluation.check in state.open_incidents:
         first, fired_at = state.open_incidents[evaluation.check]
         waited = state.clock - fired_at
-        if not policy.retry_batches or waited < policy.retry_batches:
+        retry_after = policy.retries.get(evaluation.check, policy.retry_batches)
+        if not retry_after or waited < retry_after:
             return held("same_incident", f"same incident as batch '{first}', which already triggered a retrain")
         retry = True  # the same model still fails: that retrain did not replace it
     failures = sum(recent)

@@ -22,7 +22,7 @@ import pandas as pd
 
 REQUIRED = ("batch_id", "entity_id", "arrived_at", "slice", "label", "recency")
 ADDED = ("split", "weight", "copy")
-WINDOWS = ("all", "last", "sliding", "rows")
+WINDOWS = ("auto", "all", "last", "sliding", "rows")
 BALANCES = ("none", "weights", "upsample", "downsample")
 TRAIN, HOLDOUT = "train", "holdout"
 ORDER = ["batch_id", "entity_id", "copy"]
@@ -34,8 +34,10 @@ class Recipe:
 
     # Which labeled batches to learn from: "all" = every batch; "last" = the newest window_batches
     # batches, every row weighing 1; "sliding" = the newest window_batches batches, newer rows weighing more;
-    # "rows" = the newest window_rows labeled rows, every row weighing 1 (a cron job's "the last N rows").
-    window: str = "last"
+    # "rows" = the newest window_rows labeled rows, every row weighing 1 (a cron job's "the last N rows");
+    # "auto" = one of "last" (2, 4, 8, 16 batches), "all" or "sliding" chosen by time-ordered validation
+    # (lib/windows.py) before composing: `compose` takes the chosen recipe, never "auto" itself.
+    window: str = "auto"
     # How many of the newest labeled batches "last" and "sliding" keep (at least 1; "all" ignores it).
     window_batches: int = 4
     # "rows" only: how many of the newest labeled rows (whole batches, newest first; the oldest one cut
@@ -210,6 +212,8 @@ def _deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _window(rows: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
     if rows.empty:
         raise ValueError("no labeled rows yet: a training set needs batches whose labels have arrived")
+    if recipe.window == "auto":
+        raise ValueError("window 'auto' is chosen by validation first (lib/windows.py): compose the chosen recipe")
     if recipe.window == "all":
         return rows
     if recipe.window == "rows":

@@ -50,6 +50,7 @@ def why(con, version: int) -> dict:
             "recipe": _json(candidate["recipe"]) or {},
             "restarted_at": candidate["restarted_at"],
             "window_floor": candidate["window_floor"],
+            "window_choice": _json(candidate.get("window_choice")) or None,
         },
         "candidate": {
             "mlflow_run_id": candidate["mlflow_run_id"],
@@ -111,8 +112,15 @@ def render(chain: dict) -> str:
         for feature, stats in list(items)[:6]:
             shown = ", ".join(f"{k} {v}" for k, v in stats.items()) if isinstance(stats, dict) else str(stats)
             lines.append(f"  evidence  {name} {feature}: {shown}"[:200])
+    choice = s.get("window_choice")
     lines += [
         f"  trained   training set v{s['version']}: {span}, {s['rows_train']} rows train, {s['rows_holdout']} holdout",
+        *([f"  window    {choice['reason']}"[:300]] if choice else []),
+        *(
+            f"            {w['window_name']}: log loss {w['log_loss']:.4f}, accuracy {w['accuracy']:.4f}, "
+            f"{w['train_rows']} rows"
+            for w in (choice or {}).get("candidates", [])
+        ),
         f"  candidate MLflow run {c['mlflow_run_id']} (Dagster run {c['dagster_run_id']}), trained {c['trained_at']}",
     ]
     if g is None:

@@ -388,3 +388,77 @@ create table if not exists refit_impact (
     seconds double,
     computed_at timestamp
 );
+
+-- Does a retrain pay? On each labeled batch, every candidate window fitted with the champion's
+-- parameters on the batches before it and scored on it (lib/windows.py), against the champion on
+-- the same rows; the chosen one's gain is what refit_check sums since the promotion (lib/refit.py).
+-- It replaces refit_impact's look-ahead flips (table refit_impact, kept for the history it holds).
+create table if not exists refit_candidates (
+    batch_id varchar,
+    model_version integer,
+    window_name varchar,
+    window_batches integer,
+    train_rows bigint,
+    accuracy double,
+    log_loss double,
+    champion_accuracy double,
+    gain double,
+    gain_se double,
+    chosen boolean,
+    learned_batches json,
+    computed_at timestamp
+);
+-- The candidate windows a training set's window was chosen from (lib/windows.py): scores on the
+-- newest labeled batch, and the choice.
+alter table training_set_versions add column if not exists window_choice json;
+-- The decay detector's path (lib/decay.py): per champion and labeled batch, its accuracy, the
+-- baseline it was compared with (holdout or realized), the standardized drop, the CUSUM and its threshold.
+create table if not exists decay_statistics (
+    batch_id varchar,
+    model_version integer,
+    rows bigint,
+    accuracy double,
+    baseline_accuracy double,
+    baseline_rows bigint,
+    baseline varchar,
+    z double,
+    statistic double,
+    threshold double,
+    alarm boolean,
+    computed_at timestamp
+);
+-- The isotonic map from a candidate's scores to probabilities, fitted on its holdout, with the
+-- calibration error before and (out of fold) after: what estimated_performance reads (CBPE).
+alter table candidate_models add column if not exists calibrator json;
+
+-- Label-free estimates of the champion's accuracy and ROC AUC on a scored batch (CBPE,
+-- lib/estimation.py), each with the band its realized figure should fall in.
+create table if not exists estimated_performance (
+    batch_id varchar,
+    model_version integer,
+    rows bigint,
+    accuracy double,
+    accuracy_low double,
+    accuracy_high double,
+    roc_auc double,
+    roc_auc_low double,
+    roc_auc_high double,
+    reference_accuracy double,
+    reference_roc_auc double,
+    computed_at timestamp
+);
+-- The estimate beside the realized figures, once labels land: the estimation error is one query.
+alter table batch_performance add column if not exists estimated_accuracy double;
+alter table batch_performance add column if not exists estimated_roc_auc double;
+
+-- Every monitoring check's verdict per batch (drift, performance, refit, estimated performance),
+-- as the retrain sensor read it: the run report and `cl why` read them from here.
+create table if not exists check_results (
+    check_name varchar,
+    batch_id varchar,
+    model_version integer,
+    passed boolean,
+    description varchar,
+    evidence json,
+    evaluated_at timestamp
+);

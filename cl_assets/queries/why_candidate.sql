@@ -4,7 +4,7 @@ select
     c.params, c.metrics,
     t.trigger_id, t.kind, t.reason, t.check_name, t.batch_id as trigger_batch, t.evidence,
     t.dagster_run_id as trigger_run_id, t.triggered_at, t.approved_by, t.approval_reason,
-    s.version as training_set_version, s.batches, s.rows_train, s.rows_holdout, s.recipe, s.restarted_at,
+    s.version as training_set_version, s.batches, s.rows_train, s.rows_holdout, s.recipe, s.restarted_at, s.window_choice,
     s.window_floor
 from candidate_models as c
 left join retrain_triggers as t using (trigger_id)

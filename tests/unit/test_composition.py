@@ -208,7 +208,7 @@ def test_the_holdout_share_is_rounded_half_up(fraction, n):
 
 def test_holdout_is_seeded():
     rows = labeled_rows()
-    ids = [set(split(compose(rows, Recipe(seed=s)), "holdout")["entity_id"]) for s in (0, 0, 1)]
+    ids = [set(split(compose(rows, Recipe(window="last", seed=s)), "holdout")["entity_id"]) for s in (0, 0, 1)]
     assert ids[0] == ids[1]
     assert ids[0] != ids[2]
 
@@ -270,8 +270,8 @@ def class_counts(frame: pd.DataFrame) -> tuple[int, int]:
 
 def test_upsample_repeats_minority_rows_in_train_only():
     rows = labeled_rows()
-    c = compose(rows, Recipe(balance="upsample"))
-    plain = compose(rows, Recipe())
+    c = compose(rows, Recipe(window="last", balance="upsample"))
+    plain = compose(rows, Recipe(window="last"))
     train, plain_train = split(c, "train"), split(plain, "train")
     positives, negatives = class_counts(plain_train)
     assert positives < negatives
@@ -292,8 +292,8 @@ def test_upsample_repeats_minority_rows_in_train_only():
 
 def test_downsample_keeps_a_subset_of_the_majority_in_train_only():
     rows = labeled_rows()
-    c = compose(rows, Recipe(balance="downsample"))
-    plain = compose(rows, Recipe())
+    c = compose(rows, Recipe(window="last", balance="downsample"))
+    plain = compose(rows, Recipe(window="last"))
     train, plain_train = split(c, "train"), split(plain, "train")
     positives, _ = class_counts(plain_train)
     assert class_counts(train) == (positives, positives)
@@ -308,10 +308,10 @@ def test_downsample_keeps_a_subset_of_the_majority_in_train_only():
 @pytest.mark.parametrize("balance", ["upsample", "downsample"])
 def test_resampling_is_reproducible_for_a_seed_and_differs_for_another(balance):
     rows = labeled_rows()
-    first, again = (compose(rows, Recipe(balance=balance, seed=3)) for _ in range(2))
+    first, again = (compose(rows, Recipe(window="last", balance=balance, seed=3)) for _ in range(2))
     pd.testing.assert_frame_equal(first.frame, again.frame)
     # the same holdout under another seed's resampling: compare the resampled rows only
-    other = compose(rows, Recipe(balance=balance, seed=4))
+    other = compose(rows, Recipe(window="last", balance=balance, seed=4))
 
     def resampled(c: Composition) -> set:
         train = split(c, "train")
@@ -325,8 +325,8 @@ def test_resampling_is_reproducible_for_a_seed_and_differs_for_another(balance):
 @pytest.mark.parametrize("balance", ["weights", "upsample", "downsample"])
 def test_a_single_class_train_split_is_left_as_is(balance):
     rows = labeled_rows().assign(label=0)
-    c = compose(rows, Recipe(balance=balance))
-    plain = compose(rows, Recipe())
+    c = compose(rows, Recipe(window="last", balance=balance))
+    plain = compose(rows, Recipe(window="last"))
     pd.testing.assert_frame_equal(c.frame, plain.frame)
     assert c.class_balance["applied"] is False
     assert "only negatives" in c.class_balance["note"]
@@ -340,6 +340,7 @@ def test_a_single_class_train_split_is_left_as_is(balance):
     ("fields", "named"),
     [
         ({"window": "recent"}, "window"),
+        ({"window_rows": 0}, "window_rows"),
         ({"window_batches": 0}, "window_batches"),
         ({"window_batches": 2.5}, "window_batches"),
         ({"window_batches": True}, "window_batches"),
@@ -348,7 +349,7 @@ def test_a_single_class_train_split_is_left_as_is(balance):
         ({"half_life_batches": "2"}, "half_life_batches"),
         ({"balance": "smote"}, "balance"),
         ({"holdout_batches": 0}, "holdout_batches"),
-        ({"holdout_batches": 5, "window_batches": 4}, "holdout_batches"),
+        ({"holdout_batches": 5, "window_batches": 4, "window": "last"}, "holdout_batches"),
         ({"holdout_fraction": 0.0}, "holdout_fraction"),
         ({"holdout_fraction": 0.6}, "holdout_fraction"),
         ({"min_holdout_rows": -1}, "min_holdout_rows"),
@@ -417,7 +418,7 @@ def test_the_recipe_round_trips_through_json():
 
 def test_rows_the_champion_learned_from_are_never_held_out_and_each_slice_keeps_its_share():
     rows = labeled_rows(repeats=False)
-    recipe = Recipe(min_holdout_rows=10)
+    recipe = Recipe(window="last", min_holdout_rows=10)
     # The champion learned from every batch but the newest, composed one retrain earlier.
     earlier = rows[rows["recency"] > 1].assign(recency=lambda f: f["recency"] - 1)
     learned = set(split(compose(earlier, recipe), "train")["entity_id"])
@@ -441,7 +442,7 @@ def test_a_slice_with_too_few_unseen_rows_gets_them_all_and_is_reported_short():
     rows = labeled_rows(repeats=False)
     recent = rows[rows["recency"] <= 2]
     learned = set(recent.loc[recent["slice"] == "kiosk", "entity_id"].iloc[:-2])  # two kiosk rows unseen
-    c = compose(rows, Recipe(min_holdout_rows=5), learned)
+    c = compose(rows, Recipe(window="last", min_holdout_rows=5), learned)
     kiosk = split(c, "holdout").query("slice == 'kiosk'")
     assert len(kiosk) == 2 and not set(kiosk["entity_id"]) & learned
     assert c.short_slices == {"kiosk": 2}
@@ -469,10 +470,10 @@ def test_a_decay_retrain_learns_from_the_decayed_batch_on(window):
 @pytest.mark.parametrize(
     ("recipe", "recency"),
     [
-        (Recipe(restart_on_decay=False), 1),  # turned off
-        (Recipe(window_batches=4), None),  # the decayed batch is not among the labeled ones
-        (Recipe(window_batches=4), 4),  # the window starts there anyway
-        (Recipe(window_batches=4), 6),  # or later
+        (Recipe(window="last", restart_on_decay=False), 1),  # turned off
+        (Recipe(window="last", window_batches=4), None),  # the decayed batch is not among the labeled ones
+        (Recipe(window="last", window_batches=4), 4),  # the window starts there anyway
+        (Recipe(window="last", window_batches=4), 6),  # or later
     ],
 )
 def test_a_decay_retrain_keeps_the_window_when_it_would_not_shrink(recipe, recency):
@@ -493,3 +494,8 @@ def test_a_rows_window_keeps_the_newest_rows_whole_batches_first(count):
     mine = set(kept["entity_id"]) & set(cut["entity_id"])
     assert list(cut["entity_id"])[len(cut) - len(mine) :] == [e for e in cut["entity_id"] if e in mine]
     assert (kept["weight"][kept["split"] == "holdout"] == 1).all()
+
+
+def test_window_auto_is_chosen_before_composing():
+    with pytest.raises(ValueError, match="window 'auto' is chosen by validation first"):
+        compose(labeled_rows(), Recipe())

@@ -1,87 +1,110 @@
-"""The refit comparison: what a retrain on the newest labels would change on a new batch."""
+"""Choosing a window by time-ordered validation, and pricing a retrain by the accuracy a refit adds."""
 
-import functools
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cl_assets.lib import modeling, refit, scenario
-from cl_assets.lib.scenario import STORY
+from cl_assets.lib import composition, refit, windows
+from cl_assets.lib.streams import Stream
+
+PARAMS = {"n_estimators": 60, "max_depth": 3, "learning_rate": 0.2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    # XGBoost's two OpenMP threads spin when every core is busy elsewhere (the test run is parallel)
-    monkeypatch.setattr(modeling, "build", functools.partial(modeling.build, n_jobs=1))
+def history(stream: Stream, batches: range) -> pd.DataFrame:
+    """Labeled rows of `batches`, recency 1 = the newest of them, as labeled_features gives them."""
+    newest = max(batches)
+    parts = [stream.batch(b).assign(batch_id=f"b{b:02d}", recency=newest - b + 1) for b in batches]
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.rename(columns={"y": "label"}).assign(slice=lambda f: f["segment"])
 
 
-def labelled(indices) -> pd.DataFrame:
-    frame = pd.concat([scenario.generate_batch(b, 800) for b in indices], ignore_index=True)
-    return frame.rename(columns={"churned": "label"}).assign(slice=lambda f: f["region"])
+def target(stream: Stream, b: int) -> pd.DataFrame:
+    return history(stream, range(b, b + 1)).drop(columns="recency")
 
 
-def test_flips_and_change_are_counted_per_slice_and_overall():
-    champion = np.array([0.9, 0.2, 0.6, 0.4, 0.1])
-    other = np.array([0.8, 0.7, 0.4, 0.45, 0.1])
-    frame = refit.compare(champion, other, pd.Series(["a", "a", "b", "b", "b"])).set_index("slice")
-    assert frame.loc[modeling.OVERALL, "disagreement"] == pytest.approx(2 / 5)
-    assert frame.loc["a", "disagreement"] == pytest.approx(1 / 2)
-    assert frame.loc["b", "disagreement"] == pytest.approx(1 / 3)
-    assert frame.loc[modeling.OVERALL, "mean_abs_change"] == pytest.approx((0.1 + 0.5 + 0.2 + 0.05 + 0) / 5)
-    assert frame.loc["a", "refit_positive_rate"] == pytest.approx(1.0)
-    assert frame.loc["b", "champion_positive_rate"] == pytest.approx(1 / 3)
-    assert frame.loc[modeling.OVERALL, "rows"] == 5
-    # a flip gains |2p - 1| of the newer score p: 0.2 -> 0.7 gains 0.4, 0.6 -> 0.4 gains 0.2
-    assert frame.loc[modeling.OVERALL, "expected_gain"] == pytest.approx((0.4 + 0.2) / 5)
-    assert frame.loc["a", "expected_gain"] == pytest.approx(0.4 / 2)
-    assert frame.loc["b", "expected_gain"] == pytest.approx(0.2 / 3)
+def fitted(stream, batches, b):
+    return windows.validate(history(stream, batches), target(stream, b), stream.spec(), PARAMS, n_jobs=1)
 
 
-def test_the_expected_gain_is_the_accuracy_a_calibrated_newer_fit_adds():
-    """Labels drawn from the newer fit's scores: the realized accuracy gain matches the estimate."""
+def test_after_an_abrupt_concept_change_the_shortest_window_wins():
+    stream = Stream("abrupt_concept", batches=20, rows=600, change=8)
+    chosen = windows.choose(fitted(stream, range(0, 10), 10))  # batches 8, 9 hold the new concept
+    assert chosen.window.name == "last 2"
+
+
+def test_on_a_stationary_stream_a_long_window_wins():
+    stream = Stream("stationary", batches=20, rows=300, change=1)
+    chosen = windows.choose(fitted(stream, range(0, 12), 12))
+    assert chosen.window.batches is None or chosen.window.batches >= 8, chosen.window
+
+
+def test_windows_that_read_the_same_rows_are_fitted_once():
+    stream = Stream("stationary", batches=10, rows=200, change=1)
+    scores = fitted(stream, range(0, 3), 3)  # 3 batches: last 4, 8, 16 and all read the same rows
+    names = [s.window.name for s in scores]
+    assert names == [windows.NEWEST, "last 2", "last 4", "all, half-life 4"]
+    assert [len(s.batches) for s in scores] == [1, 2, 3, 3] and scores[2].rows == 600
+
+
+def test_ties_go_to_the_window_with_fewer_rows():
+    stream = Stream("stationary", batches=10, rows=200, change=1)
+    a, b = fitted(stream, range(0, 4), 4)[:2]
+    same = [
+        windows.Score(a.window, a.batches, 900, a.accuracy, 0.5, a.correct, a.scores),
+        windows.Score(b.window, b.batches, 300, b.accuracy, 0.5 + windows.TIE / 2, b.correct, b.scores),
+    ]
+    assert windows.choose(same).rows == 300
+    apart = [same[0], windows.Score(b.window, b.batches, 300, b.accuracy, 0.5 + 2 * windows.TIE, b.correct, b.scores)]
+    assert windows.choose(apart).rows == 900
+    with pytest.raises(ValueError, match="no candidate window"):
+        windows.choose([])
+
+
+def test_a_window_becomes_a_recipe_with_its_holdout_inside():
+    base = composition.Recipe()
+    assert windows.Window("last 2", 2).recipe(base, 10).window_batches == 2
+    assert windows.Window("last 2", 2).recipe(base, 10).holdout_batches == 2
+    assert windows.Window("last 16", 16).recipe(base, 5).window_batches == 5
+    assert windows.Window("all", None).recipe(base, 5).window == "all"
+    weighted = windows.Window("all, half-life 4", None, 4.0).recipe(base, 7)
+    assert (weighted.window, weighted.window_batches, weighted.half_life_batches) == ("sliding", 7, 4.0)
+    weighted.validate()
+
+
+def test_the_newest_batch_is_split_off_and_the_history_renumbered():
+    frame = history(Stream("stationary", batches=10, rows=20, change=1), range(0, 4))
+    older, newest = windows.split_newest(frame)
+    assert set(newest["batch_id"]) == {"b03"} and sorted(older["recency"].unique()) == [1, 2, 3]
+
+
+def test_the_gain_is_the_paired_accuracy_difference_with_its_standard_error():
+    stream = Stream("abrupt_concept", batches=20, rows=600, change=8)
+    chosen = windows.choose(fitted(stream, range(0, 10), 10))
     rng = np.random.default_rng(0)
-    after = rng.uniform(0, 1, 200_000)
-    before = np.clip(after + rng.normal(0, 0.3, after.size), 0, 1)
-    labels = rng.uniform(0, 1, after.size) < after
-    estimate = refit.compare(before, after, pd.Series(["all"] * after.size)).iloc[0]["expected_gain"]
-    realized = ((after >= 0.5) == labels).mean() - ((before >= 0.5) == labels).mean()
-    assert estimate > 0.02
-    assert estimate == pytest.approx(realized, abs=0.004)
-
-
-def test_newer_labels_after_concept_drift_flip_many_decisions_and_more_of_the_same_few():
-    spec, params, c = scenario.spec(), modeling.DEFAULT_PARAMS, STORY.concept_drift
-    learned, new_batch = labelled(range(c - 4, c)), labelled([c + 2])
-    same = refit.refit_and_compare(learned, labelled(range(c - 5, c - 1)), new_batch, spec, params).overall
-    drifted = refit.refit_and_compare(learned, labelled([c, c + 1]), new_batch, spec, params).overall
-    assert drifted["disagreement"] >= same["disagreement"] + 0.1, (drifted, same)
-    assert drifted["mean_abs_change"] > same["mean_abs_change"]
-    assert drifted["expected_gain"] > same["expected_gain"] + 0.02, (drifted, same)
-    assert same["disagreement"] < 0.1, same
-    identical = refit.refit_and_compare(learned, learned, new_batch, spec, params).overall
-    assert identical["disagreement"] == identical["expected_gain"] == identical["mean_abs_change"] == 0
-
-
-def test_a_refit_needs_rows_of_both_labels():
-    spec = scenario.spec()
-    rows = labelled([0])
-    with pytest.raises(ValueError, match="no labeled rows of the newest batches"):
-        refit.refit_and_compare(rows, rows.iloc[:0], rows, spec, modeling.DEFAULT_PARAMS)
-    with pytest.raises(ValueError, match="champion's training batches hold one class only"):
-        refit.refit_and_compare(rows.assign(label=1), rows, rows, spec, modeling.DEFAULT_PARAMS)
+    champion = (rng.random(len(chosen.correct)) < 0.4).astype(float)
+    g = refit.gain(chosen, champion)
+    diff = chosen.correct - champion
+    assert g.gain == pytest.approx(diff.mean()) and g.rows == len(diff)
+    assert g.se == pytest.approx(diff.std(ddof=1) / math.sqrt(len(diff)))
+    with pytest.raises(ValueError, match="same rows"):
+        refit.gain(chosen, champion[:-1])
 
 
 @pytest.mark.parametrize(
-    ("learned", "kept"),
-    [
-        (set(), ["b3", "b4", "b5", "b6"]),  # no champion batches among them: the newest window
-        ({"b1", "b2"}, ["b3", "b4", "b5", "b6"]),  # an older champion: the window as configured
-        ({"b5"}, ["b5", "b6"]),  # restarted at b5: nothing older than what it learned
-        ({"b4", "b5", "b6"}, ["b4", "b5", "b6"]),
-    ],
+    ("gains", "cost", "pays"),
+    [([], 1.0, False), ([0.004, 0.004], 1.0, False), ([0.004, 0.004, 0.004], 1.0, True), ([0.03, -0.025], 1.0, False)],
 )
-def test_the_newer_fit_reaches_no_further_back_than_the_champion(learned, kept):
-    labeled = pd.DataFrame({"batch_id": [f"b{i}" for i in range(1, 7)], "recency": range(6, 0, -1)})
-    assert refit.newest_rows(labeled, 4, learned)["batch_id"].tolist() == kept
-    assert refit.newest_rows(labeled.iloc[:0], 4, learned).empty
+def test_a_retrain_pays_once_the_summed_gains_reach_its_cost(gains, cost, pays):
+    total = refit.regret(gains, cost)
+    assert total.pays is pays
+    assert total.accumulated_points == pytest.approx(100 * sum(gains))
+    assert total.as_dict()["net_points"] == pytest.approx(100 * sum(gains) - cost, abs=1e-4)
+
+
+def test_right_at_an_abrupt_change_the_batch_itself_wins():
+    stream = Stream("abrupt_concept", batches=20, rows=600, change=8)
+    chosen = windows.choose(fitted(stream, range(0, 8), 8))  # only batch 8 holds the new concept
+    assert chosen.window.name == windows.NEWEST and chosen.batches == ["b08"]
+    assert windows.Window(windows.NEWEST, 0).recipe(composition.Recipe(), 9).window_batches == 1

@@ -11,7 +11,7 @@ from cl_assets.defs.deployment.assets import predictions, reference_profile
 from cl_assets.defs.deployment.promotion import canary_state
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Compute, Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
-from cl_assets.lib import concept, drift, markdown, modeling, reference, refit
+from cl_assets.lib import concept, drift, estimation, markdown, modeling, reference, refit, windows
 from cl_assets.lib import drift_report as drift_report_lib
 from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows
 
@@ -122,106 +122,56 @@ def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
 
 @dg.asset(
     partitions_def=batches,
-    deps=["batch_features", predictions],
+    deps=[predictions],
     group_name="monitoring",
-    kinds={"duckdb", "xgboost"},
+    kinds={"duckdb"},
     pool="duckdb",
 )
-def refit_impact(
-    context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
-    dataset: Dataset,
-    monitoring_policy: MonitoringPolicy,
-    compute: Compute,
-) -> dg.MaterializeResult:
-    """Would a retrain now change anything? The champion's parameters (no search) fitted twice: on
-    the batches the champion learned from, and on the newest `refit_window_batches` labeled
-    batches (none older than the champion's oldest: after a window restarted on decay, not the
-    concept it left out). Both score this batch: the share of rows whose decision flips between them, the
-    accuracy a retrain is expected to add (each flip weighs |2p - 1| of the newer fit's score p),
-    and the mean score change, overall and per slice (`refit_impact`). The two fits differ only in their
-    data, so this is what the newest labels teach; the batch's own labels do not exist yet, so it
-    looks ahead at the data being served. No labels newer than the champion's training set:
-    nothing is fitted (a retrain would learn what the champion knows)."""
+def estimated_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The champion's accuracy and ROC AUC on a batch estimated from its scores alone, before any
+    label exists (confidence-based performance estimation, CBPE: `lib/estimation.py`): the scores
+    mapped to probabilities by the calibrator fitted on the champion's holdout, the expected
+    accuracy of its decisions and the area under the expected ROC curve, each with a 95% band
+    (the spread of the realized figure were the calibrated probabilities right). It assumes
+    P(y | x) unchanged: it follows covariate shift, not concept drift (that is what realized
+    performance and its decay detector are for). Stored in `estimated_performance`; copied beside
+    the realized figures in `batch_performance` once labels land."""
     batch_id = context.partition_key
-    spec = dataset.spec()
-    window = monitoring_policy.refit_window_batches
     with warehouse.connect(read_only=True) as con:
-        scored = fetch_df(
-            con,
-            "select f.*, p.score, p.model_version from batch_features f join predictions p using (batch_id, entity_id) "
-            "where batch_id = ? order by f.entity_id",
-            [batch_id],
-        )
+        scored = fetch_df(con, "select score, model_version from predictions where batch_id = ?", [batch_id])
         if scored.empty:
-            raise dg.Failure(f"batch '{batch_id}': not scored by a champion, so there is nothing to compare with")
+            raise dg.Failure(f"batch '{batch_id}': not scored by a champion, so there is nothing to estimate")
         version = int(scored["model_version"].iloc[0])
-        recipe = fetch_one(con, query("champion_recipe"), [version])
-        learned_batches = set(recipe["batches"]) if recipe else set()
-        # the newest window (one more, should this batch's own labels be in) and the champion's
-        # batches: what a refit reads grows with the window, not with the history
-        labeled = (
-            fetch_df(
-                con, query("labeled_features"), {"window_batches": window + 1, "also_batches": sorted(learned_batches)}
-            )
-            if monitoring_policy.refit
-            else pd.DataFrame({"batch_id": [], "recency": []})
-        )
-    labeled = labeled[labeled["batch_id"] != batch_id]
-    newest = refit.newest_rows(labeled, window, learned_batches)
-    window_batches = sorted(newest["batch_id"].unique().tolist())
-    newer = sorted(set(window_batches) - learned_batches)
-    base = {"batch_id": batch_id, "model_version": version, "refit_batches": dg.MetadataValue.json(window_batches)}
-    result, why = None, None
-    if not monitoring_policy.refit:
-        why = "not refitted: MonitoringPolicy.refit is off"
-    elif recipe is None:
-        why = f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
-    elif not newer:
-        why = f"not refitted: no labels newer than model version {version}'s training set (a retrain would learn what it knows)"
-    else:
-        try:
-            result = refit.refit_and_compare(
-                labeled[labeled["batch_id"].isin(learned_batches)],
-                newest,
-                scored,
-                spec,
-                json.loads(recipe["params"]),
-                seed=compute.seed,
-                n_jobs=compute.fit_threads,
-            )
-        except ValueError as exc:  # e.g. one class only: the batch itself is fine, so the run goes on
-            why = f"not refitted: {exc}"
-            context.log.warning(f"batch '{batch_id}': {why}")
-    if result is None:
-        frame = refit.compare(scored["score"], scored["score"], scored["slice"]).assign(refit_rows=0, seconds=0.0)
-    else:
-        frame = result.frame.assign(refit_rows=result.refit_rows, seconds=round(result.seconds, 3))
-        why = (
-            f"model version {version}'s parameters fitted on its own training batches and on the newest "
-            f"{len(window_batches)} ({result.refit_rows} rows, {len(newer)} batches newer than its training set), "
-            f"in {result.seconds:.2f} s"
-        )
-    frame = frame.assign(
-        batch_id=batch_id, model_version=version, refit_batches=json.dumps(window_batches), computed_at=datetime.now()
+        found = fetch_one(con, "select calibrator from candidate_models where model_version = ?", [version])
+        holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
+    calibrator = (
+        estimation.Calibrator.from_dict(json.loads(found["calibrator"]))
+        if found and found["calibrator"]
+        else estimation.identity()
     )
+    result = estimation.estimate(scored["score"].to_numpy(), calibrator, seed=len(scored))
+    row = {
+        "batch_id": batch_id,
+        "model_version": version,
+        **result.as_dict(),
+        "reference_accuracy": holdout["accuracy"] if holdout else None,
+        "reference_roc_auc": holdout["roc_auc"] if holdout else None,
+        "computed_at": datetime.now(),
+    }
     with warehouse.connect() as con:
-        replace_rows(con, "refit_impact", frame, "batch_id", batch_id)
-    overall = frame[frame["slice"] == modeling.OVERALL].iloc[0]
+        replace_rows(con, "estimated_performance", pd.DataFrame([row]), "batch_id", batch_id)
     return dg.MaterializeResult(
         metadata={
-            **base,
-            "newer_batches": dg.MetadataValue.json(newer),
-            "expected_gain": float(overall["expected_gain"]),
-            "disagreement": float(overall["disagreement"]),
-            "mean_abs_change": float(overall["mean_abs_change"]),
-            "refit_rows": int(overall["refit_rows"]),
-            "refit": why,
-            "by_slice": dg.MetadataValue.md(
-                markdown.table(
-                    frame[["slice", "rows", "expected_gain", "disagreement", "mean_abs_change", "refit_positive_rate"]]
-                )
-            ),
+            "batch_id": batch_id,
+            "model_version": version,
+            "estimated_accuracy": result.accuracy,
+            "estimated_accuracy_band": dg.MetadataValue.json([result.accuracy_low, result.accuracy_high]),
+            "estimated_roc_auc": result.roc_auc if result.roc_auc is not None else float("nan"),
+            "estimated_roc_auc_band": dg.MetadataValue.json([result.roc_auc_low, result.roc_auc_high]),
+            "calibrator": "identity (no calibrator recorded)"
+            if calibrator.identity
+            else "isotonic, fitted on the holdout",
+            "holdout_accuracy": row["reference_accuracy"] if holdout else float("nan"),
         }
     )
 
@@ -259,11 +209,20 @@ def batch_performance(
             raise dg.Failure(f"batch '{batch_id}': no prediction matches a label id")
         version = int(scored["model_version"].iloc[0])
         holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
+        estimate = fetch_one(
+            con,
+            "select accuracy, roc_auc from estimated_performance where batch_id = ? and model_version = ?",
+            [batch_id, version],
+        )
     by_slice = modeling.metrics_by_slice(scored)
     overall = by_slice[modeling.OVERALL]
     band = concept.bands(holdout, overall, monitoring_policy.band_z) if holdout else {}
     frame = pd.DataFrame([{"slice": k, **v, **(band if k == modeling.OVERALL else {})} for k, v in by_slice.items()])
     frame = frame.assign(batch_id=batch_id, model_version=version, computed_at=datetime.now())
+    if estimate:  # the label-free estimate beside the realized figures (overall row)
+        overall_row = frame["slice"] == modeling.OVERALL
+        frame.loc[overall_row, "estimated_accuracy"] = estimate["accuracy"]
+        frame.loc[overall_row, "estimated_roc_auc"] = estimate["roc_auc"]
     with warehouse.connect() as con:
         replace_rows(con, "batch_performance", frame, "batch_id", batch_id)
         canary = _canary(con, batch_id, promotion_policy)
@@ -275,10 +234,106 @@ def batch_performance(
             **{k: v for k, v in band.items() if v is not None},
             "accuracy": overall["accuracy"],
             "roc_auc": overall["roc_auc"] if overall["roc_auc"] is not None else float("nan"),
+            **({"estimated_accuracy": estimate["accuracy"]} if estimate else {}),
             "log_loss": overall["log_loss"],
             "labeled_rows": overall["rows"],
             "by_slice": dg.MetadataValue.md(
                 markdown.table(frame[["slice", "rows", "accuracy", "roc_auc", "log_loss"]])
+            ),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=batches,
+    deps=["batch_features", predictions, "batch_labels", batch_performance],
+    group_name="monitoring",
+    kinds={"duckdb", "xgboost"},
+    pool="duckdb",
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def refit_impact(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    dataset: Dataset,
+    monitoring_policy: MonitoringPolicy,
+    compute: Compute,
+) -> dg.MaterializeResult:
+    """What a retrain one batch earlier would have bought, measured once a batch's labels arrive:
+    the candidate windows (the newest 2, 4, 8, 16 batches, all, all with recency weights;
+    `lib/windows.py`) fitted with the champion's parameters (no search) on the labeled batches
+    before this one and scored on it, the window a retrain would choose (lowest log loss), and
+    its accuracy gain over the champion on the same rows with the paired standard error. Stored
+    per candidate in `refit_candidates`; refit_check sums the gains since the champion's
+    promotion against RetrainPolicy.retrain_cost_points. MonitoringPolicy.refit off: nothing is fitted."""
+    batch_id = context.partition_key
+    spec = dataset.spec()
+    with warehouse.connect(read_only=True) as con:
+        target = fetch_df(con, query("labeled_scores"), [batch_id])
+        if target.empty:
+            raise dg.Failure(f"batch '{batch_id}': no scored row has a label yet, so there is nothing to compare")
+        version = int(target["model_version"].iloc[0])
+        recipe = fetch_one(con, query("champion_recipe"), [version])
+        labeled = (
+            fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
+            if monitoring_policy.refit and recipe is not None
+            else None
+        )
+    champion_correct = ((target["score"] >= 0.5) == target["label"].astype(bool)).to_numpy(dtype=float)
+    base = {"batch_id": batch_id, "model_version": version, "champion_accuracy": float(champion_correct.mean())}
+    scores, why = [], None
+    if not monitoring_policy.refit:
+        why = "not refitted: MonitoringPolicy.refit is off"
+    elif recipe is None:
+        why = f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
+    else:
+        mine = labeled.loc[labeled["batch_id"] == batch_id, "recency"]
+        history = labeled[labeled["recency"] > int(mine.min())] if len(mine) else labeled.iloc[0:0]
+        history = history.assign(recency=history["recency"] - (int(mine.min()) if len(mine) else 0))
+        try:
+            scores = windows.validate(
+                history, target, spec, json.loads(recipe["params"]), seed=compute.seed, n_jobs=compute.fit_threads
+            )
+        except ValueError as exc:  # e.g. rows the model cannot read: the batch itself is fine, the run goes on
+            why = f"not refitted: {exc}"
+        if not scores and why is None:
+            why = "not refitted: no labeled batch before this one holds both labels"
+    if why:
+        context.log.info(f"batch '{batch_id}': {why}")
+        with warehouse.connect() as con:
+            con.execute("delete from refit_candidates where batch_id = ?", [batch_id])
+        return dg.MaterializeResult(metadata={**base, "refit": why, "gain_points": 0.0})
+    chosen = windows.choose(scores)
+    gains = {s.window.name: refit.gain(s, champion_correct) for s in scores}
+    frame = pd.DataFrame(
+        [
+            {
+                **s.as_row(),
+                "champion_accuracy": gains[s.window.name].champion_accuracy,
+                "gain": gains[s.window.name].gain,
+                "gain_se": gains[s.window.name].se,
+                "chosen": s is chosen,
+                "learned_batches": json.dumps(s.batches),
+            }
+            for s in scores
+        ]
+    ).assign(batch_id=batch_id, model_version=version, computed_at=datetime.now())
+    with warehouse.connect() as con:
+        replace_rows(con, "refit_candidates", frame, "batch_id", batch_id)
+    best = gains[chosen.window.name]
+    return dg.MaterializeResult(
+        metadata={
+            **base,
+            "window": chosen.window.name,
+            "refit_accuracy": best.refit_accuracy,
+            "gain_points": 100 * best.gain,
+            "gain_se_points": 100 * best.se,
+            "refit": f"{len(scores)} candidate windows fitted with model version {version}'s parameters on the "
+            f"batches before this one; '{chosen.window.name}' ({chosen.rows} rows) has the lowest log loss",
+            "candidates": dg.MetadataValue.md(
+                markdown.table(
+                    frame[["window_name", "window_batches", "train_rows", "accuracy", "log_loss", "gain", "chosen"]]
+                )
             ),
         }
     )

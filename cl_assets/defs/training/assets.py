@@ -12,7 +12,7 @@ from cl_assets.defs import tracking
 from cl_assets.defs.deployment.champion import current, learned_ids
 from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
 from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
-from cl_assets.lib import composition, markdown, modeling, registry, triggers, tuning
+from cl_assets.lib import composition, estimation, markdown, modeling, registry, triggers, tuning, windows
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 
 RECIPE = composition.Recipe()  # the defaults of TrainingSetConfig
@@ -28,7 +28,10 @@ class TrainingSetConfig(dg.Config):
 
     window: str = Field(
         default=RECIPE.window,
-        description="all: every labeled batch; last: the newest window_batches, rows weigh 1; sliding: the "
+        description="auto: chosen by time-ordered validation on the newest labeled batch among the newest 2, 4, 8, "
+        "16 batches, all, and all with a half-life of 4 batches (lib/windows.py; the candidates and their scores "
+        "are recorded in training_set_versions.window_choice); all: every labeled batch; last: the newest "
+        "window_batches, rows weigh 1; sliding: the "
         "newest window_batches, a row's weight halving every half_life_batches back; rows: the newest window_rows "
         "labeled rows, rows weigh 1 (the backtest's fixed:K:ROWS policies).",
     )
@@ -179,7 +182,13 @@ def retrain_trigger(
     kinds={"duckdb", "pandas"},
     pool="duckdb",
 )
-def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, warehouse: Warehouse, compute: Compute):
+def training_set(
+    context: dg.AssetExecutionContext,
+    config: TrainingSetConfig,
+    warehouse: Warehouse,
+    dataset: Dataset,
+    compute: Compute,
+):
     """A versioned training set composed by a recorded recipe: labeled rows (labels that arrived
     late joined by id), one row per id (the newest delivery), a window of batches (all, last K, or
     sliding with recency weights), class balancing of the train split, and a holdout stratified by
@@ -203,12 +212,23 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
         champion_version = champion["model_version"] if champion else None
         learned = learned_ids(con, champion)
         inherited = _window_floor(con, champion)
+        own = fetch_one(con, query("champion_recipe"), [champion_version]) if champion else None
+    params = (
+        (json.loads(own["params"]), f"model version {champion_version}'s")
+        if own
+        else (modeling.DEFAULT_PARAMS, "the default")
+    )
     if labeled.empty:
         raise dg.Failure("no labeled rows yet: a training set needs batches whose labels have arrived")
     # The window starts no earlier than the batch of a restart on decay: this retrain's, or the one
     # the champion's window was cut at (a later retrain would otherwise learn the old concept again).
-    decayed = trigger["batch_id"] if trigger["kind"] == DECAY else None
+    kinds = set((trigger["kind"] or "").split("+"))
+    decayed = trigger["batch_id"] if DECAY in kinds and "drift_check" not in kinds else None
     floor = (decayed or inherited) if recipe.restart_on_decay else None
+    choice = None
+    if recipe.window == "auto":
+        recipe, choice = _chosen_window(labeled, recipe, floor, params, dataset.spec(), compute)
+        context.log.info(f"window: {choice['reason']}")
     restarted_at = ""
     if floor:
         recency = labeled.loc[labeled["batch_id"] == floor, "recency"]
@@ -256,6 +276,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
                 "kept_from_holdout": composed.kept_from_holdout,
                 "restarted_at": restarted_at or None,
                 "window_floor": floor,
+                "window_choice": choice,
             },
         )
         con.execute("update retrain_triggers set training_set_version = ? where trigger_id = ?", [version, trigger_id])
@@ -279,6 +300,7 @@ def training_set(context: dg.AssetExecutionContext, config: TrainingSetConfig, w
             "kept_from_holdout": composed.kept_from_holdout,
             "restarted_at": restarted_at,
             "window_floor": floor or "",
+            "window_choice": dg.MetadataValue.json(choice or {"chosen": recipe.window, "reason": "set by the config"}),
             "rows_by_slice": dg.MetadataValue.md(markdown.table(composed.rows_by_slice, index=True)),
             "rows_by_batch": dg.MetadataValue.md(markdown.table(composed.rows_by_batch, index=True)),
         }
@@ -304,7 +326,10 @@ def candidate_model(
     started from the best parameters of earlier candidates, trained on the training set's train
     split with its weights. One MLflow run per candidate (tagged with the Dagster run, trigger and
     training-set version), one nested run per trial; the chosen model is logged with a signature
-    and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`."""
+    and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`.
+    Its scores are calibrated on the holdout (isotonic, `lib/estimation.py`; kept in
+    `candidate_models.calibrator` with the calibration error before and, out of fold, after) for
+    estimated_performance's label-free estimates."""
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         trigger_id = _trigger(context, con)["trigger_id"]
@@ -343,10 +368,14 @@ def candidate_model(
         )
         fitted = pd.concat([train, holdout]) if config.fit_holdout else train
         model = modeling.fit(fitted, spec, params, seed=seed, weight=fitted["weight"], n_jobs=threads)
-        holdout_metrics = modeling.metrics(holdout["label"], modeling.scores(model, holdout, spec))
+        holdout_scores = modeling.scores(model, holdout, spec)
+        holdout_metrics = modeling.metrics(holdout["label"], holdout_scores)
+        # the map from its scores to probabilities that estimated_performance reads (CBPE), and its error
+        calibrator = estimation.fit_calibrator(holdout["label"].astype(int).to_numpy(), holdout_scores, seed=seed)
         mlf.log_metrics(
             {
                 **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
+                "holdout_calibrated_error": calibrator.error_after,
                 **(
                     {
                         "best_validation_log_loss": summary["best_validation_log_loss"],
@@ -377,6 +406,7 @@ def candidate_model(
                 "params": params,
                 "metrics": holdout_metrics,
                 "tuning": summary,
+                "calibrator": calibrator.to_dict(),
                 "trained_at": datetime.now(),
                 "dagster_run_id": context.run.run_id,
             },
@@ -392,6 +422,14 @@ def candidate_model(
             "training_set_version": version,
             "params": dg.MetadataValue.json(params),
             "tuning": dg.MetadataValue.json(summary),
+            "calibration": dg.MetadataValue.json(
+                {
+                    "holdout_rows": calibrator.rows,
+                    "error_before": calibrator.error_before,
+                    "error_after_out_of_fold": calibrator.error_after,
+                    "identity": calibrator.identity,
+                }
+            ),
             "trials": dg.MetadataValue.md(progress.table() if config.search else "no search (fixed parameters)"),
             **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
         }
@@ -444,6 +482,41 @@ def _trigger(context: dg.AssetExecutionContext, con) -> dict:
         "kind": None,
         "batch_id": None,
     }
+
+
+def _chosen_window(labeled, recipe, floor: str | None, params: tuple[dict, str], spec, compute: Compute):
+    """Window 'auto': the candidate windows fitted with the champion's parameters (the defaults
+    before there is one) on every labeled batch since the floor but the newest, scored on the
+    newest (`lib/windows.py`); the recipe with the chosen one, and the record of the choice."""
+    if floor and floor in set(labeled["batch_id"]):
+        labeled = labeled[labeled["recency"] <= int(labeled.loc[labeled["batch_id"] == floor, "recency"].min())]
+    history, newest = windows.split_newest(labeled)
+    values, whose = params
+    scores = windows.validate(history, newest, spec, values, seed=compute.seed, n_jobs=compute.fit_threads)
+    count = labeled["batch_id"].nunique()
+    if not scores:
+        window = windows.Window("all", None)
+        reason = (
+            "nothing to validate on (no labeled batch with both labels before the newest"
+            + (f" since the floor {floor}" if floor else "")
+            + "): every labeled batch"
+        )
+        return window.recipe(recipe, count), {"chosen": window.name, "reason": reason, "candidates": []}
+    chosen = windows.choose(scores)
+    validated_on = str(newest["batch_id"].iloc[0])
+    reason = (
+        f"'{chosen.window.name}' had the lowest log loss ({chosen.log_loss:.4f}) on {validated_on} of "
+        f"{len(scores)} candidate windows fitted with {whose} parameters on the batches before it "
+        "(ties go to the one with fewer rows)"
+    )
+    record = {
+        "chosen": chosen.window.name,
+        "validated_on": validated_on,
+        "parameters": whose,
+        "reason": reason,
+        "candidates": [s.as_row() for s in scores],
+    }
+    return chosen.window.recipe(recipe, count), record
 
 
 def _window_floor(con, champion: dict | None) -> str | None:

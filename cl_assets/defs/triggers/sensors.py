@@ -23,6 +23,7 @@ WATCHED_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("drift_metrics"), "drift_check"),
     dg.AssetCheckKey(dg.AssetKey("batch_performance"), "performance_check"),
     dg.AssetCheckKey(dg.AssetKey("refit_impact"), "refit_check"),
+    dg.AssetCheckKey(dg.AssetKey("estimated_performance"), "estimated_performance_check"),
 )
 GATE = dg.AssetCheckKey(dg.AssetKey("evaluation_report"), "promotion_gate")
 IN_FLIGHT = [
@@ -137,8 +138,10 @@ def _held(verdicts: list[alerting.Verdict]) -> list[dg.AssetObservation]:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "The trigger policy. Watches every evaluation of drift_check, performance_check and "
-        "refit_check (a trigger only when RetrainPolicy.refit_breaches > 0) and "
+        "The trigger policy. Watches every evaluation of drift_check (an alert only, unless "
+        "RetrainPolicy.drift_breaches > 0), performance_check and refit_check (a retrain pays: the accuracy "
+        "lost to a refit since the champion's promotion reached RetrainPolicy.retrain_cost_points) and "
+        "estimated_performance_check (an alert only, unless RetrainPolicy.estimated_breaches > 0), and "
         "launches retrain_job when one fires under the RetrainPolicy's alert-fatigue controls: "
         "M of the last N batches failed (per check), once per incident (a drift that persists "
         "triggers once; the next pass ends the incident), not within its check's cooldown after a "
@@ -354,7 +357,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description=(
-        "Evaluates the assets' automation conditions (on by default): batch_performance is "
-        "computed as soon as a scored batch's labels arrive."
+        "Evaluates the assets' automation conditions (on by default): batch_performance and "
+        "refit_impact are computed as soon as a scored batch's labels arrive."
     ),
 )
