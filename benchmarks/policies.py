@@ -143,7 +143,9 @@ def judge(name: str, results: dict, fixed: dict[str, dict]) -> dict:
         "stream": name,
         "auto": {k: auto[k] for k in ("mean_accuracy", "retrains")},
         "every_batch": {k: every[k] for k in ("mean_accuracy", "retrains")},
-        "best_fixed": None if best is None else {"policy": best, **{k: cheaper[best][k] for k in ("mean_accuracy", "retrains")}},
+        "best_fixed": None
+        if best is None
+        else {"policy": best, **{k: cheaper[best][k] for k in ("mean_accuracy", "retrains")}},
         "vs_fixed_points": vs_fixed,
         "vs_every_points": vs_every,
         "retrain_share": share,
