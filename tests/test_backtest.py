@@ -64,7 +64,7 @@ def test_auto_stays_near_retraining_every_batch_at_well_under_its_cost(backtest)
     auto, every = report["policies"]["auto"], report["policies"]["periodic:1"]
     assert every["retrains"] == ROWS // BATCH_ROWS - 1  # the last batch's labels come after the replay
     gap = auto["vs_baseline"]
-    assert gap["accuracy_gap_points"] >= -2.0, (gap, auto, every)
+    assert gap["accuracy_gap_points"] >= -3.0, (gap, auto, every)
     assert auto["retrains"] <= 0.6 * every["retrains"], (auto, every)
     kinds = [t["kind"] for t in _triggers(home, "auto")]
     assert kinds[0] == "bootstrap" and any("performance_check" in k for k in kinds[1:]), kinds

@@ -1,15 +1,11 @@
 """The whole loop, in-process, over the compressed story: what a user of `cl demo` relies on."""
 
 import json
-import shutil
 
 import dagster as dg
 from mlflow import MlflowClient
 
-from cl_assets import playback
-from cl_assets.defs import build_defs
-from cl_assets.lib import registry, warehouse
-from cl_assets.settings import StatePaths
+from cl_assets.lib import registry
 
 
 def retrain_runs(run, **tags) -> list[dg.DagsterRun]:
@@ -110,58 +106,16 @@ def test_accuracy_recovers_once_a_model_trained_after_the_concept_drift_is_champ
     assert max(json.loads(latest["batches"])) >= f"batch_{drift:04d}"
 
 
-def test_a_retrain_for_performance_decay_learns_from_the_decayed_batch_on(story_run):
-    """After the concept drift the champion's accuracy decays; a retrain that decay triggered (with
-    no drift beside it) learns only from the batch whose labels showed it onward (restart_on_decay;
-    the window chosen by validation may start there anyway), where the old concept is what the
-    champion failed on. While the champion learned from such a window, later retrains reach no
-    further back than its floor (`window_floor`)."""
+def test_by_default_no_window_is_cut_at_a_decay_and_the_chosen_one_follows_the_change(story_run):
+    """restart_on_decay is off by default: the window chosen by validation starts after the concept
+    drift by itself. The first retrain whose labels include the drift learns no batch before it."""
     sets = story_run.sql(
-        "select v.version, v.batches, v.recipe, v.restarted_at, v.window_floor, t.kind, t.batch_id, "
-        "f.window_floor as champion_floor from training_set_versions v join retrain_triggers t using (trigger_id) "
-        "left join candidate_models c on c.model_version = v.champion_version "
-        "left join training_set_versions f on f.version = c.training_set_version order by v.version"
+        "select v.batches, v.restarted_at, v.window_floor, v.window_choice from training_set_versions v order by version"
     )
-    decayed = [s for s in sets if "performance_check" in s["kind"].split("+") and "drift_check" not in s["kind"]]
-    assert decayed, [s["kind"] for s in sets]
-    for s in sets:
-        batches = json.loads(s["batches"])
-        if s in decayed:  # the window starts at the decayed batch (restarted there unless it did anyway)
-            assert s["window_floor"] == s["batch_id"] <= min(batches), s
-            assert s["restarted_at"] in (None, s["batch_id"]), s
-        else:  # the champion's floor, if any, bounds the window
-            assert s["restarted_at"] is None and s["window_floor"] == s["champion_floor"], s
-            assert not s["window_floor"] or s["window_floor"] <= min(batches), s
-
-
-def test_a_later_retrain_reaches_no_further_back_than_the_champions_restart(story_run, tmp_path):
-    """The story's last champion learned a window restarted on decay. A retrain after it, here one
-    a person launches with window 'all' (as from the UI's launchpad, on a copy of the state
-    folder), learns from that restart on: the concept before it stays out, and the set says why."""
-    paths = StatePaths.resolve(shutil.copytree(story_run.paths.home, tmp_path / "copy"))
-    (champion,) = story_run.sql(
-        "select c.model_version, v.window_floor, v.restarted_at from champion_history c "
-        "join training_set_versions v on v.version = c.training_set_version order by c.promoted_at desc limit 1"
-    )
-    assert champion["window_floor"], champion
-    result = (
-        build_defs(paths)
-        .resolve_job_def("retrain_job")
-        .execute_in_process(
-            instance=playback.instance_for(paths),
-            asset_selection=[dg.AssetKey("retrain_trigger"), dg.AssetKey("training_set")],
-            run_config={"ops": {"training_set": {"config": {"window": "all"}}}},
-        )
-    )
-    (materialized,) = result.asset_materializations_for_node("training_set")
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
-        (new,) = warehouse.fetch_records(con, "select * from training_set_versions order by version desc limit 1")
-        labeled = [b for (b,) in con.execute("select distinct batch_id from labels order by 1").fetchall()]
-    batches = json.loads(new["batches"])
-    assert new["champion_version"] == champion["model_version"] and new["restarted_at"] is None
-    assert new["window_floor"] == champion["window_floor"] == batches[0] != labeled[0]
-    assert batches == [b for b in labeled if b >= champion["window_floor"]]
-    assert materialized.metadata["window_floor"].value == champion["window_floor"]
+    assert all(s["restarted_at"] is None and s["window_floor"] is None for s in sets)
+    drift = f"batch_{story_run.story.concept_drift:04d}"
+    after = [s for s in sets if max(json.loads(s["batches"])) >= drift]
+    assert after and min(json.loads(after[0]["batches"])) >= drift, after[0]
 
 
 def test_metrics_are_prequential(story_run):

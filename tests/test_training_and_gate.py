@@ -18,7 +18,7 @@ def test_every_training_set_records_its_recipe_and_counts(story_run):
     assert sets
     for s in sets:
         recipe, choice = json.loads(s["recipe"]), json.loads(s["window_choice"])
-        assert recipe["window"] in ("last", "all", "sliding") and recipe["restart_on_decay"] is True
+        assert recipe["window"] in ("last", "all", "sliding") and recipe["restart_on_decay"] is False
         # the window chosen by validation (tests/unit/test_refit.py), recorded with its candidates
         window = next(w for w in windows.CANDIDATES if w.name == choice["chosen"])
         assert recipe["window"] == window.recipe(composition.Recipe(), 99).window or s["restarted_at"], (recipe, choice)

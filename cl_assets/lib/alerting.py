@@ -48,7 +48,9 @@ class AlertPolicy:
     # refit_check prices its failures since the last retrain tried: failing again one batch after a
     # rejected retrain means the loss since that attempt already reached the cost of another
     retries: dict[str, int] = field(default_factory=lambda: {"refit_check": 1})  # check -> its own
-    budget: int = 6
+    # a safety valve, not a decision: every retrain refit_check launches has paid for itself, and
+    # 6 in 12 held back retrains worth 4 to 8 points a batch on NOAA weather (docs/retrain-decisions.md)
+    budget: int = 12
     budget_window_batches: int = 12
 
     def __post_init__(self):

@@ -453,7 +453,7 @@ def test_a_slice_with_too_few_unseen_rows_gets_them_all_and_is_reported_short():
 def test_a_decay_retrain_learns_from_the_decayed_batch_on(window):
     """Decay measured on the batch of recency 2 (b05 of six): the window keeps b05 and b06 only,
     the holdout is drawn from them, and the composed set holds no older row."""
-    recipe = Recipe(window=window, window_batches=4, holdout_batches=3)
+    recipe = Recipe(window=window, window_batches=4, holdout_batches=3, restart_on_decay=True)
     restart = restarted(recipe, 2)
     assert (restart.window, restart.window_batches, restart.holdout_batches) == (
         "last" if window == "all" else window,
@@ -471,9 +471,12 @@ def test_a_decay_retrain_learns_from_the_decayed_batch_on(window):
     ("recipe", "recency"),
     [
         (Recipe(window="last", restart_on_decay=False), 1),  # turned off
-        (Recipe(window="last", window_batches=4), None),  # the decayed batch is not among the labeled ones
-        (Recipe(window="last", window_batches=4), 4),  # the window starts there anyway
-        (Recipe(window="last", window_batches=4), 6),  # or later
+        (
+            Recipe(window="last", window_batches=4, restart_on_decay=True),
+            None,
+        ),  # the decayed batch is not among the labeled ones
+        (Recipe(window="last", window_batches=4, restart_on_decay=True), 4),  # the window starts there anyway
+        (Recipe(window="last", window_batches=4, restart_on_decay=True), 6),  # or later
     ],
 )
 def test_a_decay_retrain_keeps_the_window_when_it_would_not_shrink(recipe, recency):
