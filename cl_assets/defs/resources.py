@@ -209,7 +209,7 @@ class MonitoringPolicy(dg.ConfigurableResource):
     refit: bool = Field(
         default=True,
         description="refit_impact fits the candidate windows with the champion's parameters on every labeled "
-        "batch (six fits at most, lib/windows.py). False: it records 'not refitted' and refit_check passes, for "
+        "batch (eight fits at most: two for the batch alone, one per other window; lib/windows.py). False: it records 'not refitted' and refit_check passes, for "
         "very large batches or while retraining when it pays is not wanted.",
     )
     band_z: float = Field(

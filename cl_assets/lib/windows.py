@@ -40,7 +40,7 @@ class Window:
 
     def rows(self, history: pd.DataFrame) -> pd.DataFrame:
         """The rows of `history` (`recency` 1 = its newest batch) this window learns from, with a
-        `weight` (none for the newest-only window: it learns from the validation batch itself)."""
+        `weight` (the newest-only window learns from the validation batch itself: `validate`)."""
         kept = history if self.batches is None else history[history["recency"] <= self.batches]
         weight = np.ones(len(kept)) if self.half_life is None else 0.5 ** ((kept["recency"] - 1) / self.half_life)
         return kept.assign(weight=np.asarray(weight, dtype=float))
@@ -164,9 +164,24 @@ def choose(scores: list[Score]) -> Score:
     return min((s for s in scores if s.log_loss <= best + TIE), key=lambda s: (s.rows, s.log_loss))
 
 
+def history_before(labeled: pd.DataFrame, batch_id: str) -> pd.DataFrame:
+    """The labeled rows (`recency` 1 = newest batch) of the batches that arrived before `batch_id`,
+    renumbered so that 1 is the newest of them: what a candidate window may learn from when it is
+    scored on that batch; none when the batch itself is not among them."""
+    mine = labeled.loc[labeled["batch_id"] == batch_id, "recency"]
+    if mine.empty:
+        return labeled.iloc[0:0]
+    older = labeled[labeled["recency"] > int(mine.min())]
+    return older.assign(recency=older["recency"] - int(mine.min()))
+
+
 def split_newest(labeled: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Labeled rows (`recency` 1 = newest batch) as (history, newest batch), the history's recency
     renumbered so that 1 is its own newest batch."""
     newest = labeled[labeled["recency"] == labeled["recency"].min()]
-    history = labeled[labeled["recency"] > labeled["recency"].min()]
-    return history.assign(recency=history["recency"] - labeled["recency"].min()), newest
+    return history_before(labeled, str(newest["batch_id"].iloc[0])), newest
+
+
+def by_name(name: str) -> Window:
+    """The candidate window of this name."""
+    return next(w for w in CANDIDATES if w.name == name)

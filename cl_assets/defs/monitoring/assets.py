@@ -262,7 +262,7 @@ def refit_impact(
     """What a retrain one batch earlier would have bought, measured once a batch's labels arrive:
     the candidate windows (the newest 2, 4, 8, 16 batches, all, all with recency weights;
     `lib/windows.py`) fitted with the champion's parameters (no search) on the labeled batches
-    before this one and scored on it, the window a retrain would choose (lowest log loss), and
+    before this one and scored on it (and the batch alone, scored by two folds within it), the window a retrain would choose (lowest log loss), and
     its accuracy gain over the champion on the same rows with the paired standard error. Stored
     per candidate in `refit_candidates`; refit_check sums the gains since the champion's
     promotion against RetrainPolicy.retrain_cost_points. MonitoringPolicy.refit off: nothing is fitted."""
@@ -287,9 +287,7 @@ def refit_impact(
     elif recipe is None:
         why = f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
     else:
-        mine = labeled.loc[labeled["batch_id"] == batch_id, "recency"]
-        history = labeled[labeled["recency"] > int(mine.min())] if len(mine) else labeled.iloc[0:0]
-        history = history.assign(recency=history["recency"] - (int(mine.min()) if len(mine) else 0))
+        history = windows.history_before(labeled, batch_id)
         try:
             scores = windows.validate(
                 history, target, spec, json.loads(recipe["params"]), seed=compute.seed, n_jobs=compute.fit_threads

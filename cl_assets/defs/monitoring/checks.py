@@ -144,11 +144,17 @@ def performance_check(
     value = {k: number(realized.get(k)) for k in CONCEPT_COLUMNS}
     reference_acc, reference_auc = value["reference_accuracy"], value["reference_roc_auc"]
     if reference_acc is None:
-        return dg.AssetCheckResult(
-            passed=True,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"batch '{batch_id}': model version {version} has no reference performance to compare with",
-            metadata={"batch_id": batch_id, "model_version": version},
+        return _recorded(
+            warehouse,
+            "performance_check",
+            batch_id,
+            version,
+            dg.AssetCheckResult(
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"batch '{batch_id}': model version {version} has no reference performance to compare with",
+                metadata={"batch_id": batch_id, "model_version": version},
+            ),
         )
     accuracy, auc = value["accuracy"], value["roc_auc"]
     acc_drop = reference_acc - accuracy
@@ -242,8 +248,8 @@ def _decay(warehouse: Warehouse, batch_id: str, version: int, policy: Monitoring
     with warehouse.connect(read_only=True) as con:
         holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
         rows = fetch_df(con, query("champion_batches"), [version, modeling.OVERALL])
-    mine = rows[rows["batch_id"] == batch_id]
-    rows = pd.concat([rows.iloc[: int(mine.index[0])] if len(mine) else rows, mine])  # up to this batch
+    mine = rows.index[rows["batch_id"] == batch_id]
+    rows = rows.iloc[: mine[0] + 1] if len(mine) else rows  # in scoring order, up to this batch
     steps = decay.detect(rows.to_dict("records"), holdout, policy.decay_settings())
     frame = pd.DataFrame([s.as_dict() for s in steps]).assign(model_version=version, computed_at=datetime.now())
     with warehouse.connect() as con:

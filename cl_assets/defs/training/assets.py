@@ -28,8 +28,8 @@ class TrainingSetConfig(dg.Config):
 
     window: str = Field(
         default=RECIPE.window,
-        description="auto: chosen by time-ordered validation on the newest labeled batch among the newest 2, 4, 8, "
-        "16 batches, all, and all with a half-life of 4 batches (lib/windows.py; the candidates and their scores "
+        description="auto: chosen by time-ordered validation on the newest labeled batch among that batch alone, the "
+        "newest 2, 4, 8, 16 batches, all, and all with a half-life of 4 batches (lib/windows.py; the candidates and their scores "
         "are recorded in training_set_versions.window_choice); all: every labeled batch; last: the newest "
         "window_batches, rows weigh 1; sliding: the "
         "newest window_batches, a row's weight halving every half_life_batches back; rows: the newest window_rows "
@@ -213,6 +213,14 @@ def training_set(
         learned = learned_ids(con, champion)
         inherited = _window_floor(con, champion)
         own = fetch_one(con, query("champion_recipe"), [champion_version]) if champion else None
+        # refit_impact fitted the same candidates with the same parameters when the newest labels arrived
+        newest = labeled.loc[labeled["recency"] == labeled["recency"].min(), "batch_id"] if len(labeled) else []
+        priced = fetch_df(
+            con,
+            "select window_name, window_batches, train_rows, accuracy, log_loss, chosen from refit_candidates "
+            "where batch_id = ? and model_version = ? order by train_rows",
+            [str(newest.iloc[0]) if len(newest) else "", champion_version],
+        )
     params = (
         (json.loads(own["params"]), f"model version {champion_version}'s")
         if own
@@ -227,7 +235,10 @@ def training_set(
     floor = (decayed or inherited) if recipe.restart_on_decay else None
     choice = None
     if recipe.window == "auto":
-        recipe, choice = _chosen_window(labeled, recipe, floor, params, dataset.spec(), compute)
+        if floor is None and priced["chosen"].any():
+            recipe, choice = _priced_window(labeled, recipe, priced, params[1])
+        else:
+            recipe, choice = _chosen_window(labeled, recipe, floor, params, dataset.spec(), compute)
         context.log.info(f"window: {choice['reason']}")
     restarted_at = ""
     if floor:
@@ -517,6 +528,26 @@ def _chosen_window(labeled, recipe, floor: str | None, params: tuple[dict, str],
         "candidates": [s.as_row() for s in scores],
     }
     return chosen.window.recipe(recipe, count), record
+
+
+def _priced_window(labeled, recipe, priced, whose: str):
+    """Window 'auto' when refit_impact already validated the candidates on the newest labeled
+    batch with the champion's parameters (no floor cut the history since): its choice, not refitted."""
+    chosen = priced[priced["chosen"]].iloc[0]
+    validated_on = str(labeled.loc[labeled["recency"] == labeled["recency"].min(), "batch_id"].iloc[0])
+    reason = (
+        f"'{chosen['window_name']}' had the lowest log loss ({chosen['log_loss']:.4f}) on {validated_on} of "
+        f"{len(priced)} candidate windows fitted with {whose} parameters on the batches before it "
+        "(ties go to the one with fewer rows; fitted by refit_impact when its labels arrived)"
+    )
+    record = {
+        "chosen": chosen["window_name"],
+        "validated_on": validated_on,
+        "parameters": whose,
+        "reason": reason,
+        "candidates": priced.drop(columns="chosen").to_dict("records"),
+    }
+    return windows.by_name(chosen["window_name"]).recipe(recipe, labeled["batch_id"].nunique()), record
 
 
 def _window_floor(con, champion: dict | None) -> str | None:
