@@ -131,8 +131,8 @@ def grid(rows: int) -> list[tuple[int, int]]:
     return [(k, b * rows) for k in K_GRID for b in ROW_BATCHES]
 
 
-def judge(name: str, results: dict, fixed: dict[str, dict]) -> dict:
-    auto, every = results["auto"], results[EVERY]
+def judge(name: str, results: dict, fixed: dict[str, dict], policy: str = "auto") -> dict:
+    auto, every = results[policy], results[EVERY]
     cheaper = {p: r for p, r in fixed.items() if r["retrains"] <= auto["retrains"]}
     best = max(cheaper, key=lambda p: cheaper[p]["mean_accuracy"]) if cheaper else None
     vs_fixed = 100 * (auto["mean_accuracy"] - cheaper[best]["mean_accuracy"]) if best else None
@@ -141,6 +141,7 @@ def judge(name: str, results: dict, fixed: dict[str, dict]) -> dict:
     met = (vs_fixed is None or vs_fixed >= 0) and vs_every >= -0.5 and share is not None and share <= 1 / 3
     return {
         "stream": name,
+        "policy": policy,
         "auto": {k: auto[k] for k in ("mean_accuracy", "retrains")},
         "every_batch": {k: every[k] for k in ("mean_accuracy", "retrains")},
         "best_fixed": None
@@ -159,6 +160,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="replays side by side")
     parser.add_argument("--fixed-in-backtest", action="store_true", help="replay the naive grid through cl backtest")
     parser.add_argument("--check-naive", help="fixed:K:ROWS to replay both ways on each stream and print side by side")
+    parser.add_argument(
+        "--also",
+        default="",
+        help="comma-separated auto:NAME=VALUE policies to replay and judge beside auto (a measurement)",
+    )
     parser.add_argument("--report", help="write every stream's figures as JSON here")
     args = parser.parse_args()
     names = [s for s in args.streams.split(",") if s]
@@ -174,7 +180,8 @@ def main() -> None:
             started = time.perf_counter()
             fixed_labels = [f"fixed:{k}:{r}" for k, r in grid(rows)]
             extra = fixed_labels if args.fixed_in_backtest else ([args.check_naive] if args.check_naive else [])
-            results = backtest(name, ["auto", EVERY, *extra], args.jobs, home)
+            also = [p for p in args.also.split(",") if p]
+            results = backtest(name, ["auto", *also, EVERY, *extra], args.jobs, home)
             if args.fixed_in_backtest:
                 fixed = {p: results[p] for p in fixed_labels}
             else:
@@ -187,15 +194,16 @@ def main() -> None:
                     f"check stream={name} policy={args.check_naive} backtest={theirs['mean_accuracy']:.4f}/"
                     f"{theirs['retrains']:g} in_process={mine['mean_accuracy']:.4f}/{mine['retrains']}"
                 )
-            verdict = judge(name, results, fixed)
-            verdict["elapsed_s"] = round(time.perf_counter() - started)
-            verdicts.append(verdict)
-            _print(verdict)
+            for policy in ["auto", *also]:
+                verdict = judge(name, results, fixed, policy)
+                verdict["elapsed_s"] = round(time.perf_counter() - started)
+                verdicts.append(verdict)
+                _print(verdict)
     print()
     for v in verdicts:
         _print(v)
-    met = sum(v["met"] for v in verdicts)
-    print(f"aims met on {met} of {len(verdicts)} streams")
+    met = sum(v["met"] for v in verdicts if v["policy"] == "auto")
+    print(f"aims met by auto on {met} of {len(names)} streams")
     if args.report:
         Path(args.report).write_text(json.dumps(verdicts, indent=2) + "\n")
 
@@ -206,9 +214,9 @@ def _print(v: dict) -> None:
     vs_fixed = "n/a" if v["vs_fixed_points"] is None else f"{v['vs_fixed_points']:+.2f}"
     share = "n/a" if v["retrain_share"] is None else f"{v['retrain_share']:.2f}"
     print(
-        f"stream={v['stream']} auto={auto['mean_accuracy']:.4f}/{auto['retrains']:g} "
+        f"stream={v['stream']} {v['policy']}={auto['mean_accuracy']:.4f}/{auto['retrains']:g} "
         f"every_batch={every['mean_accuracy']:.4f}/{every['retrains']:g} best_naive={naive_text}\n"
-        f"aim stream={v['stream']} vs_fixed_points={vs_fixed} vs_every_points={v['vs_every_points']:+.2f} "
+        f"aim stream={v['stream']} policy={v['policy']} vs_fixed_points={vs_fixed} vs_every_points={v['vs_every_points']:+.2f} "
         f"retrain_share={share} met={'yes' if v['met'] else 'no'}",
         flush=True,
     )

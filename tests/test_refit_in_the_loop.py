@@ -42,6 +42,12 @@ def test_every_labeled_batch_is_priced_by_candidate_windows_fitted_before_it(sto
             assert learned == [batch] if r["window_name"] == windows.NEWEST else max(learned) < batch
             assert r["gain"] == pytest.approx(r["accuracy"] - r["champion_accuracy"])
             assert r["champion_accuracy"] == pytest.approx(realized[batch])  # the same rows as the champion's
+            # the gain refit_check sums is priced on the chosen row only: each half's window among the candidates
+            assert (r["priced_gain"] is not None) == r["chosen"] and (r["priced_gain_se"] is not None) == r["chosen"]
+        halves = json.loads(chosen["priced_windows"])
+        assert len(halves) == 2 and set(halves) <= {r["window_name"] for r in mine}
+        if len(set(halves)) == 1 and halves[0] == chosen["window_name"]:  # one window throughout: the same gain
+            assert chosen["priced_gain"] == pytest.approx(chosen["gain"])
 
 
 def test_the_concept_drift_is_where_a_retrain_pays_most(story_run: LoopRun):
@@ -56,7 +62,7 @@ def test_the_concept_drift_is_where_a_retrain_pays_most(story_run: LoopRun):
 
 
 def test_refit_check_sums_the_gains_since_the_last_retrain_against_its_cost(story_run: LoopRun):
-    cost = RetrainPolicy().retrain_cost_points
+    cost, z = RetrainPolicy().retrain_cost_points, RetrainPolicy().retrain_confidence_z
     checks = story_run.sql("select * from check_results where check_name = 'refit_check' order by evaluated_at")
     gains = {r["batch_id"]: r for r in story_run.sql("select * from refit_candidates where chosen")}
     assert checks
@@ -66,8 +72,12 @@ def test_refit_check_sums_the_gains_since_the_last_retrain_against_its_cost(stor
         assert evidence["accumulated_gain_points"] == pytest.approx(sum(counted.values()), abs=0.01)
         for batch, points in counted.items():  # each a batch the same champion scored
             assert gains[batch]["model_version"] == check["model_version"]
-            assert points == pytest.approx(100 * gains[batch]["gain"], abs=1e-3)
-        assert check["passed"] == (not counted or evidence["accumulated_gain_points"] < cost), evidence
+            assert points == pytest.approx(100 * gains[batch]["priced_gain"], abs=1e-3)
+        se = 100 * sum(gains[b]["priced_gain_se"] ** 2 for b in counted) ** 0.5
+        assert evidence["accumulated_gain_se_points"] == pytest.approx(se, abs=1e-3)
+        lower = evidence["accumulated_gain_points"] - z * se
+        assert evidence["lower_bound_points"] == pytest.approx(lower, abs=2e-3)
+        assert check["passed"] == (not counted or lower < cost), evidence
 
 
 def test_a_refit_check_failure_launches_a_retrain_with_its_expected_value(story_run: LoopRun):
@@ -75,9 +85,13 @@ def test_a_refit_check_failure_launches_a_retrain_with_its_expected_value(story_
     assert triggers
     for trigger in triggers:
         evidence = json.loads(trigger["evidence"])[f"refit_check@{trigger['batch_id']}"]
-        assert evidence["accumulated_gain_points"] >= evidence["retrain_cost_points"]
+        assert evidence["lower_bound_points"] >= evidence["retrain_cost_points"]
+        assert evidence["lower_bound_points"] == pytest.approx(
+            evidence["accumulated_gain_points"] - evidence["confidence_z"] * evidence["accumulated_gain_se_points"],
+            abs=1e-3,
+        )
         assert evidence["net_points"] == pytest.approx(
-            evidence["accumulated_gain_points"] - evidence["retrain_cost_points"], abs=1e-3
+            evidence["lower_bound_points"] - evidence["retrain_cost_points"], abs=1e-3
         )
         assert "would have scored" in trigger["reason"]
 

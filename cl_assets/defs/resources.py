@@ -316,6 +316,13 @@ class RetrainPolicy(dg.ConfigurableResource):
         "retrain when not retraining has cost one point of accuracy for one batch (or a tenth of a point for ten). "
         "Raise it where a retrain is dear (a review, a large fit), lower it where it is cheap.",
     )
+    retrain_confidence_z: float = Field(
+        default=1.0,
+        ge=0,
+        description="refit_check buys a retrain only when the accumulated gain, less this many of its standard "
+        "errors (each batch's paired error, in quadrature), reaches retrain_cost_points: the loss is measured, "
+        "not known, and on small batches one batch's gain is a point or two of noise. 0: the point estimate.",
+    )
     cooldown_batches: int = Field(
         default=_ALERTS.cooldown_batches,
         description="No retrain by drift (or new-label volume) within this many batches after the last one "
@@ -367,6 +374,7 @@ class RetrainPolicy(dg.ConfigurableResource):
         "refit_window",
         "refit_cooldown_batches",
         "retrain_cost_points",
+        "retrain_confidence_z",
         "estimated_breaches",
         "estimated_window",
         "retry_batches",
@@ -385,8 +393,8 @@ class RetrainPolicy(dg.ConfigurableResource):
         name, *args = text.strip().split(":")
         usage = (
             f"unknown policy '{text}': use auto[:NAME=VALUE...], periodic:K, volume:N, fixed:K:ROWS or never (K, N, ROWS > 0; "
-            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0, retrain_cost_points any number "
-            ">= 0, approval 0 or 1)"
+            f"NAME one of {', '.join(cls.AUTO_SETTINGS)}; VALUE a whole number >= 0, retrain_cost_points and "
+            "retrain_confidence_z any number >= 0, approval 0 or 1)"
         )
         if name == "never" and not args:
             return cls(mode=RetrainMode.NEVER)
@@ -404,12 +412,13 @@ class RetrainPolicy(dg.ConfigurableResource):
         overrides = {}
         for arg in args:
             key, eq, value = arg.partition("=")
-            number = value.replace(".", "", 1).isdigit() if key == "retrain_cost_points" else value.isdigit()
+            decimal = key in ("retrain_cost_points", "retrain_confidence_z")
+            number = value.replace(".", "", 1).isdigit() if decimal else value.isdigit()
             if not eq or key not in cls.AUTO_SETTINGS or not number or key in overrides:
                 raise ValueError(usage)
             if key == "approval" and value not in ("0", "1"):
                 raise ValueError(usage)
-            overrides[key] = float(value) if key == "retrain_cost_points" else int(value)
+            overrides[key] = float(value) if decimal else int(value)
         policy = cls(mode=RetrainMode.AUTO, **overrides)
         policy.alert_policy()  # refuses inconsistent controls (breaches beyond their window) now
         return policy

@@ -8,8 +8,8 @@ every 4 batches back) is fitted with the same parameters on the batches *before*
 batch and scored on that batch, which none of them saw; the batch alone is a candidate too,
 scored by two folds within it (what a retrain after an abrupt change should learn from): the one with the lowest log loss is
 the window to learn from now (ties go to the one with fewer rows, the cheaper fit). The same
-validation prices a retrain: the accuracy the chosen window's fit adds over the champion on
-that batch (`lib/refit.py`).
+validation prices a retrain: the accuracy a window chosen on one half of that batch adds over
+the champion on the other half (`lib/refit.py`).
 
 Candidates that would read the same batches with the same weights are fitted once (with a
 short history, `last 16` and `all` are one window).
@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import log_loss
 
 from cl_assets.lib import modeling
 from cl_assets.lib.composition import Recipe
@@ -155,13 +156,18 @@ def _within(target: pd.DataFrame, spec: DatasetSpec, params: dict, seed: int, n_
     return float(metrics["accuracy"]), float(metrics["log_loss"]), ((score >= 0.5) == labels).astype(float), score
 
 
-def choose(scores: list[Score]) -> Score:
-    """The candidate with the lowest log loss on the validation batch; within TIE of it, the one
-    with fewer rows."""
+def choose(scores: list[Score], labels: np.ndarray | None = None, rows: np.ndarray | None = None) -> Score:
+    """The candidate with the lowest log loss on the validation batch (or on its `rows`, a boolean
+    mask, given the batch's `labels`); within TIE of it, the one with fewer rows."""
     if not scores:
         raise ValueError("no candidate window could be fitted (no labeled history with both labels)")
-    best = min(s.log_loss for s in scores)
-    return min((s for s in scores if s.log_loss <= best + TIE), key=lambda s: (s.rows, s.log_loss))
+    if rows is None:
+        losses = {id(s): s.log_loss for s in scores}
+    else:
+        y = np.asarray(labels, dtype=int)[rows]
+        losses = {id(s): float(log_loss(y, s.scores[rows], labels=[0, 1])) for s in scores}
+    best = min(losses.values())
+    return min((s for s in scores if losses[id(s)] <= best + TIE), key=lambda s: (s.rows, losses[id(s)]))
 
 
 def history_before(labeled: pd.DataFrame, batch_id: str) -> pd.DataFrame:

@@ -408,6 +408,11 @@ create table if not exists refit_candidates (
     learned_batches json,
     computed_at timestamp
 );
+-- The gain refit_check sums, on the chosen row: the window chosen on each half of the batch and
+-- counted on the other (lib/refit.py priced: no winner's curse), with its standard error.
+alter table refit_candidates add column if not exists priced_gain double;
+alter table refit_candidates add column if not exists priced_gain_se double;
+alter table refit_candidates add column if not exists priced_windows json;
 -- The candidate windows a training set's window was chosen from (lib/windows.py): scores on the
 -- newest labeled batch, and the choice.
 alter table training_set_versions add column if not exists window_choice json;

@@ -97,10 +97,62 @@ def test_the_gain_is_the_paired_accuracy_difference_with_its_standard_error():
     [([], 1.0, False), ([0.004, 0.004], 1.0, False), ([0.004, 0.004, 0.004], 1.0, True), ([0.03, -0.025], 1.0, False)],
 )
 def test_a_retrain_pays_once_the_summed_gains_reach_its_cost(gains, cost, pays):
-    total = refit.regret(gains, cost)
+    total = refit.regret(gains, [0.0] * len(gains), cost, z=1.0)  # certain gains: the sum is the bound
     assert total.pays is pays
     assert total.accumulated_points == pytest.approx(100 * sum(gains))
     assert total.as_dict()["net_points"] == pytest.approx(100 * sum(gains) - cost, abs=1e-4)
+
+
+def test_a_measured_loss_must_clear_the_cost_by_z_standard_errors_of_its_sum():
+    gains, ses = [0.01, 0.01], [0.006, 0.008]  # 2 points, se of the sum 1 point
+    assert refit.regret(gains, ses, 1.0, z=0).pays
+    assert refit.regret(gains, ses, 1.0, z=1.0).pays  # 2 - 1 = 1: at the cost
+    bounded = refit.regret(gains, ses, 1.0, z=1.5)
+    assert not bounded.pays and bounded.se_points == pytest.approx(1.0)
+    assert bounded.lower_points == pytest.approx(0.5) and bounded.as_dict()["net_points"] == pytest.approx(-0.5)
+    assert not refit.regret([0.5], [math.inf], 1.0, z=1.0).pays  # one row tells nothing
+    with pytest.raises(ValueError, match="one standard error per gain"):
+        refit.regret(gains, ses[:1], 1.0, z=1.0)
+
+
+def _noise(rng, labels, skill=0.75):
+    """Scores as good as `skill` accuracy and otherwise random: none better than another."""
+    right = rng.random(len(labels)) < skill
+    p = np.where(right == labels.astype(bool), 0.5 + 0.4 * rng.random(len(labels)), 0.5 - 0.4 * rng.random(len(labels)))
+    return np.clip(p, 0.01, 0.99)
+
+
+def test_the_priced_gain_has_no_winners_curse():
+    """Seven windows no better than the champion: the gain read off the rows that chose the best is
+    biased upwards, the cross-selected one is not."""
+    rng = np.random.default_rng(0)
+    naive, priced = [], []
+    for _ in range(300):
+        labels = (rng.random(400) < 0.5).astype(int)
+        champion = ((_noise(rng, labels) >= 0.5) == labels).astype(float)
+        scores = []
+        for k in range(7):
+            p = _noise(rng, labels)
+            correct = ((p >= 0.5) == labels).astype(float)
+            loss = float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+            scores.append(windows.Score(windows.CANDIDATES[k], ["b"], 100 * (k + 1), correct.mean(), loss, correct, p))
+        naive.append(refit.gain(windows.choose(scores), champion).gain)
+        g, halves = refit.priced(scores, champion, labels, seed=len(priced))
+        assert len(halves) == 2 and g.rows == 400 and g.se > 0
+        priced.append(g.gain)
+    se = np.std(priced, ddof=1) / math.sqrt(len(priced))
+    assert abs(np.mean(priced)) < 3 * se  # unbiased
+    assert np.mean(naive) > np.mean(priced) + 3 * se  # the curse it removes
+
+
+def test_the_priced_gain_still_sees_a_real_one():
+    stream = Stream("abrupt_concept", batches=20, rows=600, change=8)
+    scores = fitted(stream, range(0, 10), 10)
+    labels = target(stream, 10)["label"].astype(int).to_numpy()
+    old = fitted(stream, range(0, 8), 10)  # a champion of the old concept: every window before the change
+    champion = max((s for s in old if s.window.half_life is None), key=lambda s: s.rows).correct
+    g, halves = refit.priced(scores, champion, labels)
+    assert g.gain > 3 * g.se and set(halves) <= {s.window.name for s in scores}
 
 
 def test_right_at_an_abrupt_change_the_batch_itself_wins():

@@ -262,10 +262,12 @@ def refit_impact(
     """What a retrain one batch earlier would have bought, measured once a batch's labels arrive:
     the candidate windows (the newest 2, 4, 8, 16 batches, all, all with recency weights;
     `lib/windows.py`) fitted with the champion's parameters (no search) on the labeled batches
-    before this one and scored on it (and the batch alone, scored by two folds within it), the window a retrain would choose (lowest log loss), and
-    its accuracy gain over the champion on the same rows with the paired standard error. Stored
-    per candidate in `refit_candidates`; refit_check sums the gains since the champion's
-    promotion against RetrainPolicy.retrain_cost_points. MonitoringPolicy.refit off: nothing is fitted."""
+    before this one and scored on it (and the batch alone, scored by two folds within it), the
+    window a retrain would choose (lowest log loss), and the gain of choosing and retraining over
+    the champion: the window chosen on each half of the batch, its accuracy less the champion's
+    counted on the other half (free of the winner's curse), with the paired standard error.
+    Stored per candidate in `refit_candidates` (the priced gain on the chosen row); refit_check
+    sums the gains since the champion's promotion against RetrainPolicy.retrain_cost_points. MonitoringPolicy.refit off: nothing is fitted."""
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
@@ -303,6 +305,8 @@ def refit_impact(
         return dg.MaterializeResult(metadata={**base, "refit": why, "gain_points": 0.0})
     chosen = windows.choose(scores)
     gains = {s.window.name: refit.gain(s, champion_correct) for s in scores}
+    labels = target["label"].astype(int).to_numpy()
+    price, halves = refit.priced(scores, champion_correct, labels, seed=compute.seed)
     frame = pd.DataFrame(
         [
             {
@@ -312,6 +316,9 @@ def refit_impact(
                 "gain_se": gains[s.window.name].se,
                 "chosen": s is chosen,
                 "learned_batches": json.dumps(s.batches),
+                "priced_gain": price.gain if s is chosen else None,
+                "priced_gain_se": price.se if s is chosen else None,
+                "priced_windows": json.dumps(halves) if s is chosen else None,
             }
             for s in scores
         ]
@@ -324,10 +331,14 @@ def refit_impact(
             **base,
             "window": chosen.window.name,
             "refit_accuracy": best.refit_accuracy,
-            "gain_points": 100 * best.gain,
-            "gain_se_points": 100 * best.se,
+            "chosen_gain_points": 100 * best.gain,
+            "gain_points": 100 * price.gain,
+            "gain_se_points": 100 * price.se,
             "refit": f"{len(scores)} candidate windows fitted with model version {version}'s parameters on the "
-            f"batches before this one; '{chosen.window.name}' ({chosen.rows} rows) has the lowest log loss",
+            f"batches before this one; '{chosen.window.name}' ({chosen.rows} rows) has the lowest log loss. "
+            f"Priced without the winner's curse (chosen on each half of the batch, counted on the other: "
+            f"{' / '.join(halves)}): {100 * price.gain:+.2f} points (se {100 * price.se:.2f}), "
+            f"against {100 * best.gain:+.2f} read off the rows that chose it",
             "candidates": dg.MetadataValue.md(
                 markdown.table(
                     frame[["window_name", "window_batches", "train_rows", "accuracy", "log_loss", "gain", "chosen"]]

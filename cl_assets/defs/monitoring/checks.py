@@ -267,8 +267,11 @@ def _decay(warehouse: Warehouse, batch_id: str, version: int, policy: Monitoring
     description=(
         "Does a retrain pay? Fails (WARN) when the accuracy the champion lost to a refit (the window a "
         "retrain would choose, fitted with its parameters on the batches before each labeled batch), "
-        "summed over the labeled batches since its promotion, reaches RetrainPolicy.retrain_cost_points: "
-        "the loss paid for not retraining equals the price of a retrain (rent or buy, lib/refit.py). "
+        "summed over the labeled batches since its promotion, less RetrainPolicy.retrain_confidence_z standard "
+        "errors of the sum, reaches RetrainPolicy.retrain_cost_points: the loss paid for not retraining equals the "
+        "price of a retrain (rent or buy, lib/refit.py). Each batch's gain is priced by cross-selection (the window "
+        "chosen on one half of the batch, counted on the other), so the best of the candidates' noisy scores does "
+        "not buy retrains by itself. "
         "Metadata: the gain on this batch, the sum, the cost and every batch's gain. The retrain sensor "
         "launches a retrain on a failure (RetrainPolicy.refit_breaches, 1 by default)."
     ),
@@ -281,8 +284,8 @@ def refit_check(
         version = fetch_one(con, "select max(model_version) as v from predictions where batch_id = ?", [batch_id])["v"]
         rows = fetch_df(
             con,
-            "select batch_id, window_name, gain, gain_se, accuracy, champion_accuracy from refit_candidates "
-            "where model_version = ? and chosen order by computed_at, batch_id",
+            "select batch_id, window_name, coalesce(priced_gain, gain) as gain, coalesce(priced_gain_se, gain_se) as gain_se, "
+            "accuracy, champion_accuracy from refit_candidates where model_version = ? and chosen order by computed_at, batch_id",
             [version],
         )
         # a retrain tried while this champion served (rejected by the gate, or still to be promoted) learned
@@ -297,7 +300,7 @@ def refit_check(
     mine = rows[rows["batch_id"] == batch_id]
     rows = pd.concat([rows[rows["batch_id"] != batch_id], mine])  # this batch last, whenever it was computed
     cost = retrain_policy.retrain_cost_points
-    total = refit.regret(rows["gain"].tolist(), cost)
+    total = refit.regret(rows["gain"].tolist(), rows["gain_se"].tolist(), cost, retrain_policy.retrain_confidence_z)
     evidence = {
         "model_version": int(version) if version is not None else None,
         **total.as_dict(),
@@ -311,10 +314,10 @@ def refit_check(
         g = mine.iloc[0]
         tried_text = f" and the retrain tried since (training set v{attempt['version']})" if attempt else ""
         verdict = (
-            f"a retrain on '{g['window_name']}' would have scored {100 * g['gain']:+.2f} points (se {100 * g['gain_se']:.2f}) "
-            f"against the champion here; {total.accumulated_points:+.2f} points over {total.batches} labeled batch(es) "
-            f"since its promotion{tried_text}, "
-            f"{'at or above' if total.pays else 'below'} the cost of a retrain ({cost:g} points)"
+            f"a retrain (window '{g['window_name']}') would have scored {100 * g['gain']:+.2f} points (se {100 * g['gain_se']:.2f}) "
+            f"against the champion here; {total.accumulated_points:+.2f} points (se {total.se_points:.2f}) over "
+            f"{total.batches} labeled batch(es) since its promotion{tried_text}; less {total.z:g} se, "
+            f"{total.lower_points:+.2f}, {'at or above' if total.pays else 'below'} the cost of a retrain ({cost:g} points)"
         )
     return _recorded(
         warehouse,
