@@ -3,10 +3,14 @@
 import json
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from sklearn.metrics import log_loss
 
-from cl_assets.lib import composition, gate, tuning, windows
+from cl_assets.lib import composition, gate, modeling, registry, scenario, tuning, warehouse, windows
+from cl_assets.lib.warehouse import query
 
 
 def candidates(run) -> list[dict]:
@@ -106,3 +110,50 @@ def test_the_gate_checks_are_blocking_check_results_in_dagster(story_run):
         key = dg.AssetCheckKey(dg.AssetKey("evaluation_report"), name)
         history = story_run.instance.event_log_storage.get_asset_check_execution_history(key, limit=50)
         assert len(history) == len(story_run.sql("select * from gate_decisions"))
+
+
+def test_the_gate_judges_the_model_before_its_refit_and_the_registered_one_learned_the_holdout(story_run):
+    spec = scenario.spec()
+    decisions = story_run.sql("select * from gate_decisions")
+    assert decisions
+    for d in decisions:
+        (cand,) = story_run.sql("select * from candidate_models where model_version = ?", [d["candidate_version"]])
+        assert cand["refit_with_holdout"]
+        frame = pd.DataFrame(
+            story_run.sql(
+                "select t.*, s.score as judged from training_sets as t join holdout_scores as s "
+                "on s.entity_id = t.entity_id and s.model_version = ? "
+                "where t.version = ? and t.split = 'holdout' and t.copy = 0",
+                [cand["model_version"], cand["training_set_version"]],
+            )
+        )
+        (composed,) = story_run.sql(
+            "select rows_holdout from training_set_versions where version = ?", [cand["training_set_version"]]
+        )
+        assert len(frame) == composed["rows_holdout"] > 0
+        # the registered model learned its holdout: its scores there are not the judged model's
+        model = registry.load(story_run.paths.mlflow_tracking_uri, cand["registered_model"], cand["model_version"])
+        assert np.abs(modeling.scores(model, frame, spec) - frame["judged"].to_numpy()).max() > 1e-3
+        # the gate's holdout figures are the judged model's, on the rows the champion did not learn
+        learned = set()
+        if d["champion_version"] is not None:
+            (champion,) = story_run.sql(
+                "select training_set_version from candidate_models where model_version = ?", [d["champion_version"]]
+            )
+            with warehouse.connect(story_run.paths.warehouse, read_only=True) as con:
+                rows = con.execute(query("learned_ids"), {"version": champion["training_set_version"]}).fetchall()
+            learned = {entity_id for (entity_id,) in rows}
+            everything = story_run.sql(
+                "select count(distinct entity_id) as n from training_sets where version = ?",
+                [champion["training_set_version"]],
+            )
+            assert len(learned) == everything[0]["n"]  # a refitted champion learned its holdout too
+        judged = frame[~frame["entity_id"].isin(learned)]
+        (reported,) = story_run.sql(
+            "select rows, log_loss from evaluation_reports where report_id = ? and model_role = 'candidate' "
+            "and eval_set = 'holdout' and slice = '__overall__'",
+            [d["report_id"]],
+        )
+        assert reported["rows"] == len(judged)
+        expected = log_loss(judged["label"].astype(int), judged["judged"].clip(1e-7, 1 - 1e-7), labels=[0, 1])
+        assert reported["log_loss"] == pytest.approx(expected, abs=1e-9)

@@ -444,13 +444,13 @@ class RetrainPolicy(dg.ConfigurableResource):
 
     def run_config(self) -> dict:
         """The retrain run's config under this policy: the fixed policies' recipe (the newest
-        window_rows rows, fixed parameters, the holdout fitted too); none for the others."""
+        window_rows rows, fixed parameters; refitted with the holdout like every candidate); none for the others."""
         if self.mode != RetrainMode.FIXED:
             return {}
         return {
             "ops": {
                 "training_set": {"config": {"window": "rows", "window_rows": self.window_rows}},
-                "candidate_model": {"config": {"search": False, "fit_holdout": True}},
+                "candidate_model": {"config": {"search": False}},
             }
         }
 

@@ -435,6 +435,16 @@ create table if not exists decay_statistics (
 -- The isotonic map from a candidate's scores to probabilities, fitted on its holdout, with the
 -- calibration error before and (out of fold) after: what estimated_performance reads (CBPE).
 alter table candidate_models add column if not exists calibrator json;
+-- refit on train and holdout after the holdout judged it: it learned its holdout's rows too
+alter table candidate_models add column if not exists refit_with_holdout boolean default false;
+
+-- Each candidate's scores on its holdout, from the model fitted before the holdout was added
+-- (what the gate judges when the registered model was refitted with the holdout).
+create table if not exists holdout_scores (
+    model_version integer,
+    entity_id varchar,
+    score double
+);
 
 -- Label-free estimates of the champion's accuracy and ROC AUC on a scored batch (CBPE,
 -- lib/estimation.py), each with the band its realized figure should fall in.

@@ -71,6 +71,6 @@ def test_bad_policies_are_refused_with_the_spelling_that_works(text, message):
 def test_only_the_fixed_policy_changes_the_retrain_runs_config():
     fixed = RetrainPolicy.parse("fixed:2:3000").run_config()["ops"]
     assert fixed["training_set"]["config"] == {"window": "rows", "window_rows": 3000}
-    assert fixed["candidate_model"]["config"] == {"search": False, "fit_holdout": True}
+    assert fixed["candidate_model"]["config"] == {"search": False}
     for text in ("auto", "periodic:2", "volume:100", "never"):
         assert RetrainPolicy.parse(text).run_config() == {}

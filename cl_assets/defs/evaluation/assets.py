@@ -61,7 +61,8 @@ def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
         description=(
             "Candidate vs current champion on the same rows, none of which either model learned from: "
             "the candidate's holdout, the newest batch's holdout rows, and a sample of older rows "
-            "(forgetting); ROC AUC, log loss, "
+            "(forgetting; the candidate's holdout scores are those of the model fitted before its refit "
+            "with the holdout, table holdout_scores); ROC AUC, log loss, "
             "accuracy, calibration error, overall and per slice; ROC and calibration plots; and the "
             "gate's verdict, rule by rule (table gate_rules). The candidate's own metrics are checked "
             f"against expectations/{MODEL_SUITE}.json; its ERROR checks block promotion like the gate does."
@@ -101,6 +102,12 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
         candidate = latest_candidate(con)
         champion = current(con)
         sets = _eval_sets(con, candidate, champion, promotion_gate.forgetting_rows)
+        judged = dict(
+            con.execute(
+                "select entity_id, score from holdout_scores where model_version = ?",
+                [int(candidate["model_version"])],
+            ).fetchall()
+        )
         short = warehouse_json(
             con.execute(
                 "select short_slices from training_set_versions where version = ?",
@@ -118,7 +125,11 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
         for name, rows in sets.items():
             if rows.empty:
                 continue
-            scored = rows.assign(score=modeling.scores(model, rows, spec))
+            if role == "candidate" and name in (gate.HOLDOUT, gate.NEWEST) and judged:
+                # the holdout's scores of the model fitted before it was refitted with the holdout
+                scored = rows.assign(score=rows["entity_id"].astype(str).map(judged).to_numpy(dtype=float))
+            else:
+                scored = rows.assign(score=modeling.scores(model, rows, spec))
             results[role][name] = modeling.metrics_by_slice(scored)
             if name == gate.HOLDOUT:
                 holdout_scores[role] = (scored["label"].to_numpy(), scored["score"].to_numpy())

@@ -103,10 +103,12 @@ class CandidateConfig(dg.Config):
         description="False: no search; the model is XGBoost with fixed parameters (modeling.NAIVE_PARAMS: 200 trees, "
         "depth 6, learning rate 0.1), what the backtest's fixed:K:ROWS policies train.",
     )
-    fit_holdout: bool = Field(
-        default=False,
-        description="Fit the model on the holdout rows too (the backtest's fixed:K:ROWS policies, which have no "
-        "gate: their report's holdout figures are then in-sample).",
+    refit_with_holdout: bool = Field(
+        default=True,
+        description="Once the model fitted on the train split has been scored on the holdout (what the gate "
+        "judges and the calibrator learns from; its scores are kept in holdout_scores), refit it with the same "
+        "parameters on train and holdout, and register that: the newest rows, which the holdout is drawn from, "
+        "are the ones a drifting stream most needs learned. False: the registered model is the one judged.",
     )
 
 
@@ -340,7 +342,9 @@ def candidate_model(
     and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`.
     Its scores are calibrated on the holdout (isotonic, `lib/estimation.py`; kept in
     `candidate_models.calibrator` with the calibration error before and, out of fold, after) for
-    estimated_performance's label-free estimates."""
+    estimated_performance's label-free estimates. The holdout's scores, which the gate judges, are
+    kept in `holdout_scores`; the model registered is then refitted with the same parameters on
+    train and holdout (`refit_with_holdout`), so it also learns the newest rows."""
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         trigger_id = _trigger(context, con)["trigger_id"]
@@ -353,6 +357,7 @@ def candidate_model(
             ).fetchall()
         ]
     train, holdout = frame[frame["split"] == "train"], frame[frame["split"] == "holdout"]
+    refit = config.refit_with_holdout and not holdout.empty
     warm = earlier or ([modeling.DEFAULT_PARAMS] if config.warm_start else [])
     budget = tuning.Budget(max_trials=config.max_trials, max_seconds=config.max_seconds)
     threads = compute.fit_threads
@@ -373,13 +378,18 @@ def candidate_model(
                 **params,
                 "train_rows": len(train),
                 "holdout_rows": len(holdout),
+                "refit_with_holdout": refit,
                 "trials": summary["trials"],
                 "seed": seed,
             }
         )
-        fitted = pd.concat([train, holdout]) if config.fit_holdout else train
-        model = modeling.fit(fitted, spec, params, seed=seed, weight=fitted["weight"], n_jobs=threads)
-        holdout_scores = modeling.scores(model, holdout, spec)
+        judged = modeling.fit(train, spec, params, seed=seed, weight=train["weight"], n_jobs=threads)
+        holdout_scores = modeling.scores(judged, holdout, spec)
+        if refit:  # the judged model's parameters (trees included) on every row of the training set
+            fitted = pd.concat([train, holdout])
+            model = modeling.fit(fitted, spec, params, seed=seed, weight=fitted["weight"], n_jobs=threads)
+        else:
+            model = judged
         holdout_metrics = modeling.metrics(holdout["label"], holdout_scores)
         # the map from its scores to probabilities that estimated_performance reads (CBPE), and its error
         calibrator = estimation.fit_calibrator(holdout["label"].astype(int).to_numpy(), holdout_scores, seed=seed)
@@ -405,6 +415,9 @@ def candidate_model(
         raise
     model_registry.set_alias(registry.CHALLENGER, model_version)
     with warehouse.connect() as con:
+        # the scores first: a candidate_models row is what makes a candidate, and its scores are there
+        scored = {"entity_id": holdout["entity_id"].astype(str).to_numpy(), "score": holdout_scores}
+        append_rows(con, "holdout_scores", pd.DataFrame(scored).assign(model_version=model_version))
         append_row(
             con,
             "candidate_models",
@@ -420,6 +433,7 @@ def candidate_model(
                 "calibrator": calibrator.to_dict(),
                 "trained_at": datetime.now(),
                 "dagster_run_id": context.run.run_id,
+                "refit_with_holdout": refit,
             },
         )
         if config.search:
@@ -431,6 +445,7 @@ def candidate_model(
             "model_uri": f"models:/{model_registry.registered_model}/{model_version}",
             "mlflow_run_id": parent.run_id,
             "training_set_version": version,
+            "refit_with_holdout": refit,
             "params": dg.MetadataValue.json(params),
             "tuning": dg.MetadataValue.json(summary),
             "calibration": dg.MetadataValue.json(
