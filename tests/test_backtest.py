@@ -7,6 +7,7 @@ run two at a time, each in its own process and state folder, as `cl backtest` ru
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -54,19 +55,25 @@ def test_the_report_compares_every_policy(backtest):
 def test_auto_beats_the_cron_job_and_keeps_up_with_retraining_every_batch(backtest):
     """On real drift, with the default RetrainPolicy: batch by batch, auto with fewer retrains is
     not shown (at 95%) to be more than half a point below retraining every batch, nor below the
-    cron job that retrained about as often. Measured (seed 0), since refit_check prices its gains
-    by cross-selection under a one-SE bound: -1.52 points [-3.45, +0.42] against periodic:1 at 8
-    of its 13 retrains, -0.15 [-2.64, +2.34] against fixed:2:2000 (7 retrains). On 12 scored
-    batches of 500 rows this cut cannot show issue 21's aim met or missed; the full NOAA file
-    misses it (docs/retrain-decisions.md)."""
+    cron job. Measured (seed 0), since candidates are refitted with their holdout: auto 0.7665 at
+    6 retrains, periodic:1 0.7575 at 13, fixed:2:2000 0.7388 at 7 (before the refit: 0.7373 at
+    8, 0.7525, 0.7388). On 12 scored batches of 500 rows this cut cannot show issue 21's aim met
+    or missed; the full NOAA file is in docs/retrain-decisions.md."""
     home, report, _ = backtest
     auto, every = report["policies"]["auto"], report["policies"]["periodic:1"]
     assert every["retrains"] == ROWS // BATCH_ROWS - 1  # the last batch's labels come after the replay
     gap = auto["vs_baseline"]
     assert gap["ci95_points"][1] >= -0.5, (gap, auto, every)
     assert auto["retrains"] < every["retrains"], (auto, every)
+    cron = report["policies"]["fixed:2:2000"]
     rival = auto["vs_best_fixed"]
-    assert rival["baseline"] == "fixed:2:2000" and rival["ci95_points"][1] >= 0, rival
+    if auto["retrains"] >= cron["retrains"]:  # the backtest judges auto against it
+        assert rival["baseline"] == "fixed:2:2000" and rival["ci95_points"][1] >= 0, rival
+    else:  # auto retrained less often than any cron job: none is its rival, and it is not worse than this one
+        assert rival is None
+        diffs = np.array([a - c for a, c in zip(auto["accuracy"], cron["accuracy"], strict=True) if None not in (a, c)])
+        upper = diffs.mean() + 1.96 * diffs.std(ddof=1) / np.sqrt(len(diffs))
+        assert upper >= 0, (auto["mean_accuracy"], cron["mean_accuracy"], diffs)
     kinds = [t["kind"] for t in _triggers(home, "auto")]
     assert kinds[0] == "bootstrap" and any("refit_check" in k for k in kinds[1:]), kinds
 

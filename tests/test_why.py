@@ -29,6 +29,9 @@ def test_why_a_champion_exists(story_run, capsys):
     text = why(story_run, latest["model_version"], capsys)
     assert f"model v{latest['model_version']}" in text and chain["candidate"]["mlflow_run_id"] in text
     assert "(still champion)" in text and f"training set v{latest['training_set_version']}" in text
+    (candidate,) = story_run.sql("select * from candidate_models where model_version = ?", [latest["model_version"]])
+    assert chain["candidate"]["refit_with_holdout"] is candidate["refit_with_holdout"] is True
+    assert "holdout (judged on the holdout, then refitted with it)" in text
 
 
 def test_why_an_unknown_version_says_so(story_run):

@@ -58,6 +58,7 @@ def why(con, version: int) -> dict:
             "trained_at": str(candidate["trained_at"]),
             "params": _json(candidate["params"]) or {},
             "metrics": _json(candidate["metrics"]) or {},
+            "refit_with_holdout": bool(candidate["refit_with_holdout"]),
         },
         "gate": None
         if judged is None
@@ -114,7 +115,8 @@ def render(chain: dict) -> str:
             lines.append(f"  evidence  {name} {feature}: {shown}"[:200])
     choice = s.get("window_choice")
     lines += [
-        f"  trained   training set v{s['version']}: {span}, {s['rows_train']} rows train, {s['rows_holdout']} holdout",
+        f"  trained   training set v{s['version']}: {span}, {s['rows_train']} rows train, {s['rows_holdout']} holdout"
+        + (" (judged on the holdout, then refitted with it)" if c.get("refit_with_holdout") else ""),
         *([f"  window    {choice['reason']}"[:300]] if choice else []),
         *(
             f"            {w['window_name']}: log loss {w['log_loss']:.4f}, accuracy {w['accuracy']:.4f}, "

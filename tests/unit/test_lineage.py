@@ -81,3 +81,10 @@ def test_promotion_decisions_are_listed_with_who_and_why():
         "  decision  approved at t3 by ann (manual mode): reviewed the report",
     ]
     assert lines.index(decided[-1]) < next(i for i, line in enumerate(lines) if line.startswith("  outcome"))
+
+
+def test_a_model_refitted_with_its_holdout_says_so_and_one_judged_as_registered_does_not():
+    whole = chain(None, None)
+    assert "refitted" not in render(whole)
+    whole["candidate"] |= {"refit_with_holdout": True}
+    assert "700 rows train, 300 holdout (judged on the holdout, then refitted with it)" in render(whole)
