@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from scipy.stats import norm
 from sklearn.metrics import log_loss
 
-from cl_assets.lib import composition, gate, modeling, registry, scenario, tuning, warehouse, windows
+from cl_assets.lib import composition, gate, modeling, paired, registry, scenario, tuning, warehouse, windows
 from cl_assets.lib.warehouse import query
 
 
@@ -157,3 +158,20 @@ def test_the_gate_judges_the_model_before_its_refit_and_the_registered_one_learn
         assert reported["rows"] == len(judged)
         expected = log_loss(judged["label"].astype(int), judged["judged"].clip(1e-7, 1 - 1e-7), labels=[0, 1])
         assert reported["log_loss"] == pytest.approx(expected, abs=1e-9)
+        if d["champion_version"] is None:
+            continue
+        # the change rules' standard errors are the paired differences' on these same rows
+        (theirs,) = story_run.sql("select * from candidate_models where model_version = ?", [d["champion_version"]])
+        champion_model = registry.load(
+            story_run.paths.mlflow_tracking_uri, theirs["registered_model"], theirs["model_version"]
+        )
+        champion_scores = modeling.scores(champion_model, judged, spec)
+        (auc_rule,) = story_run.sql(
+            "select * from gate_rules where report_id = ? and gate_check = 'change_thresholds' "
+            "and eval_set = 'holdout' and slice = '__overall__' and metric = 'roc_auc'",
+            [d["report_id"]],
+        )
+        se = paired.auc_difference_se(judged["label"].astype(int), judged["judged"], champion_scores)
+        assert auc_rule["std_error"] == pytest.approx(se, rel=1e-9) and se > 0
+        margin = norm.ppf(0.95) * se  # the default PromotionGate.change_confidence
+        assert auc_rule["passed"] == (auc_rule["candidate"] + margin >= auc_rule["champion"] - auc_rule["threshold"])

@@ -553,6 +553,15 @@ class PromotionGate(dg.ConfigurableResource):
     refuse_short_slices: bool = Field(
         default=True, description="Fail the gate when a slice cannot be judged (else it is only reported)."
     )
+    change_confidence: float | None = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1.0,
+        description="One-sided confidence at which a change threshold must be shown broken to fail: the candidate "
+        "fails only when its shortfall against the champion exceeds the allowed drop by z standard errors of the "
+        "paired difference on the same rows (DeLong for ROC AUC, paired rows for log loss). A 0.01 ROC AUC gap "
+        "on 300 rows is noise; on 30,000 it is not. None: compare the point estimates (the fixed rule).",
+    )
     enforce: bool = Field(
         default=True,
         description="False: every candidate passes; each rule's verdict is still computed, recorded and shown as "

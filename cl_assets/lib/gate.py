@@ -2,7 +2,11 @@
 
 Non-inferiority, not strict improvement: a candidate trained on fresher data that is as
 good as the champion (within `max_auc_drop`) is promoted, so the champion's reference
-window follows the data instead of alerting on the same shift forever.
+window follows the data instead of alerting on the same shift forever. A change threshold
+fails only when the rows show it broken: with `change_confidence` set, the candidate's
+shortfall must exceed the allowed drop by z standard errors of the paired difference
+(`cl_assets.lib.paired`), so a few hundred holdout rows do not reject a candidate on noise
+and many rows judge as tightly as the fixed rule.
 
 Rules come in three kinds, as TFX's evaluator has them, each its own blocking check:
 - value thresholds: the candidate's ROC AUC on the holdout, overall and in every slice;
@@ -14,6 +18,8 @@ Rules come in three kinds, as TFX's evaluator has them, each its own blocking ch
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+from scipy.stats import norm
 
 from cl_assets.lib.modeling import OVERALL
 
@@ -35,6 +41,11 @@ class GateRules:
     max_forgetting_auc_drop: float | None = None  # off: forgetting an old concept is often the point
     min_slice_rows: int = 50
     refuse_short_slices: bool = True
+    change_confidence: float | None = 0.95
+
+    def z(self) -> float:
+        """Standard errors a shortfall must exceed its allowed drop by (0: the point estimates)."""
+        return 0.0 if self.change_confidence is None else float(norm.ppf(self.change_confidence))
 
 
 @dataclass
@@ -48,6 +59,7 @@ class Rule:
     threshold: float | None
     passed: bool
     message: str
+    std_error: float | None = None  # of the candidate's minus the champion's, on the same rows
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -65,10 +77,21 @@ class Verdict:
         return all(r.passed for r in mine), mine
 
 
-def _drop(candidate: float, champion: float, absolute: float, relative: float) -> tuple[bool, float]:
-    """Within both the absolute and the relative allowed drop? And the binding threshold."""
+def _drop(
+    candidate: float, champion: float, absolute: float, relative: float, margin: float = 0.0
+) -> tuple[bool, float]:
+    """Not shown more than the allowed drop below (absolute and relative; the tighter binds)?
+    `margin` is z standard errors of the difference. And the binding threshold."""
     allowed = min(absolute, relative * champion) if relative > 0 else absolute
-    return candidate >= champion - allowed, allowed
+    return candidate + margin >= champion - allowed, allowed
+
+
+def _shown(rules: GateRules, se: float | None) -> tuple[float, str]:
+    """The margin a difference gets, and how a failing rule's message says it was shown."""
+    z = rules.z()
+    if not z or se is None:
+        return 0.0, ""
+    return z * se, f", shown at {rules.change_confidence:.0%} (standard error of the difference {se:.4f})"
 
 
 def judge(
@@ -76,8 +99,11 @@ def judge(
     champion: dict[str, dict[str, dict]] | None,
     rules: GateRules,
     short_slices: dict[str, int] | None = None,
+    errors: dict[str, dict[str, dict[str, float | None]]] | None = None,
 ) -> Verdict:
-    """Candidate and champion metrics by eval set (holdout, newest, older) and slice."""
+    """Candidate and champion metrics by eval set (holdout, newest, older) and slice. `errors`,
+    by eval set, slice and metric: the standard error of the candidate's minus the champion's
+    on the same rows (none: the point estimates are compared)."""
     out: list[Rule] = []
     hold = candidate[HOLDOUT]
     cand = hold[OVERALL]
@@ -131,7 +157,7 @@ def judge(
             )
         )
     if champion is not None:
-        out += _changes(candidate, champion, rules)
+        out += _changes(candidate, champion, rules, errors or {})
     failed = [r.message for r in out if not r.passed]
     if failed:
         return Verdict(False, failed, out)
@@ -140,7 +166,7 @@ def judge(
     champ = champion[HOLDOUT][OVERALL]
     summary = (
         f"candidate ROC AUC {cand['roc_auc']:.4f} vs champion {champ['roc_auc']:.4f} "
-        f"(allowed drop {rules.max_auc_drop}), log loss {cand['log_loss']:.4f} vs {champ['log_loss']:.4f}; "
+        f"(allowed drop {rules.max_auc_drop}{_unless(rules)}), log loss {cand['log_loss']:.4f} vs {champ['log_loss']:.4f}; "
         f"no slice dropped more than {rules.max_slice_auc_drop}"
     )
     judged = sorted({r.eval_set for r in out if r.gate_check == CHANGE} - {HOLDOUT})
@@ -149,11 +175,21 @@ def judge(
     return Verdict(True, [summary], out)
 
 
-def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
+def _unless(rules: GateRules) -> str:
+    return "" if rules.change_confidence is None else f", unless shown at {rules.change_confidence:.0%}"
+
+
+def _changes(candidate: dict, champion: dict, rules: GateRules, errors: dict) -> list[Rule]:
     out = []
     cand, champ = candidate[HOLDOUT][OVERALL], champion[HOLDOUT][OVERALL]
+
+    def se(eval_set: str, name: str, metric: str) -> float | None:
+        return errors.get(eval_set, {}).get(name, {}).get(metric)
+
     if champ["roc_auc"] is not None:
-        ok, allowed = _drop(cand["roc_auc"], champ["roc_auc"], rules.max_auc_drop, rules.max_auc_drop_relative)
+        error = se(HOLDOUT, OVERALL, "roc_auc")
+        margin, shown = _shown(rules, error)
+        ok, allowed = _drop(cand["roc_auc"], champ["roc_auc"], rules.max_auc_drop, rules.max_auc_drop_relative, margin)
         out.append(
             Rule(
                 CHANGE,
@@ -165,9 +201,12 @@ def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
                 allowed,
                 ok,
                 f"candidate ROC AUC {cand['roc_auc']:.4f} is more than {allowed:.4g} below "
-                f"the champion's {champ['roc_auc']:.4f}",
+                f"the champion's {champ['roc_auc']:.4f}{shown}",
+                error,
             )
         )
+    error = se(HOLDOUT, OVERALL, "log_loss")
+    margin, shown = _shown(rules, error)
     out.append(
         Rule(
             CHANGE,
@@ -177,9 +216,10 @@ def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
             cand["log_loss"],
             champ["log_loss"],
             rules.max_log_loss_increase,
-            cand["log_loss"] <= champ["log_loss"] + rules.max_log_loss_increase,
+            cand["log_loss"] - margin <= champ["log_loss"] + rules.max_log_loss_increase,
             f"candidate log loss {cand['log_loss']:.4f} is more than {rules.max_log_loss_increase} above "
-            f"the champion's {champ['log_loss']:.4f}",
+            f"the champion's {champ['log_loss']:.4f}{shown}",
+            error,
         )
     )
     for name, metrics in candidate[HOLDOUT].items():
@@ -188,8 +228,10 @@ def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
             continue
         if None in (metrics["roc_auc"], other["roc_auc"]):
             continue
+        error = se(HOLDOUT, name, "roc_auc")
+        margin, shown = _shown(rules, error)
         ok, allowed = _drop(
-            metrics["roc_auc"], other["roc_auc"], rules.max_slice_auc_drop, rules.max_slice_auc_drop_relative
+            metrics["roc_auc"], other["roc_auc"], rules.max_slice_auc_drop, rules.max_slice_auc_drop_relative, margin
         )
         out.append(
             Rule(
@@ -202,7 +244,8 @@ def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
                 allowed,
                 ok,
                 f"slice '{name}': candidate ROC AUC {metrics['roc_auc']:.4f} is more than "
-                f"{allowed:.4g} below the champion's {other['roc_auc']:.4f}",
+                f"{allowed:.4g} below the champion's {other['roc_auc']:.4f}{shown}",
+                error,
             )
         )
     for eval_set, allowed, what in (
@@ -214,6 +257,8 @@ def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
             continue
         if mine["rows"] < rules.min_slice_rows:
             continue
+        error = se(eval_set, OVERALL, "roc_auc")
+        margin, shown = _shown(rules, error)
         out.append(
             Rule(
                 CHANGE,
@@ -223,9 +268,10 @@ def _changes(candidate: dict, champion: dict, rules: GateRules) -> list[Rule]:
                 mine["roc_auc"],
                 theirs["roc_auc"],
                 allowed,
-                mine["roc_auc"] >= theirs["roc_auc"] - allowed,
+                mine["roc_auc"] + margin >= theirs["roc_auc"] - allowed,
                 f"on {what}: candidate ROC AUC {mine['roc_auc']:.4f} is more than {allowed} below "
-                f"the champion's {theirs['roc_auc']:.4f} ({mine['rows']} rows)",
+                f"the champion's {theirs['roc_auc']:.4f} ({mine['rows']} rows){shown}",
+                error,
             )
         )
     return out

@@ -362,6 +362,8 @@ create table if not exists gate_rules (
     decided_at timestamp
 );
 
+-- The standard error of the candidate's minus the champion's on the same rows (PromotionGate.change_confidence).
+alter table gate_rules add column if not exists std_error double;
 alter table evaluation_reports add column if not exists eval_set varchar default 'holdout';
 alter table gate_decisions add column if not exists markdown varchar;
 alter table gate_decisions add column if not exists plot_png blob;

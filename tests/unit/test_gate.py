@@ -150,3 +150,43 @@ def test_several_failures_give_several_reasons():
     passed, reasons = decide(candidate, champion, RULES)
     assert not passed
     assert len(reasons) == 3
+
+
+def errors(auc=None, log_loss=None, **slices) -> dict:
+    """Standard errors of the candidate's minus the champion's, on the holdout."""
+    out = {OVERALL: {"roc_auc": auc, "log_loss": log_loss}}
+    out.update({name: {"roc_auc": se, "log_loss": None} for name, se in slices.items()})
+    return {HOLDOUT: out}
+
+
+def test_a_shortfall_within_the_noise_of_a_small_holdout_passes():
+    rules = GateRules(**{**RULES.__dict__, "change_confidence": 0.95})
+    cand, champ = {HOLDOUT: report(m(0.82, rows=300))}, {HOLDOUT: report(m(0.83, rows=300))}
+    assert not judge(cand, champ, rules).passed  # no errors given: the point estimates, 0.01 > 0.005
+    verdict = judge(cand, champ, rules, errors=errors(auc=0.012))
+    assert verdict.passed, verdict.reasons
+    assert "unless shown at 95%" in verdict.reasons[0]
+    (auc_rule,) = [r for r in verdict.rules if r.gate_check == CHANGE and r.metric == "roc_auc"]
+    assert auc_rule.std_error == 0.012 and auc_rule.passed
+    # 0.01 - 1.645 * 0.003 = 0.0051 > 0.005: the rows show the candidate worse
+    verdict = judge(cand, champ, rules, errors=errors(auc=0.003))
+    assert not verdict.passed
+    assert verdict.reasons == [
+        "candidate ROC AUC 0.8200 is more than 0.005 below the champion's 0.8300, shown at 95% "
+        "(standard error of the difference 0.0030)"
+    ]
+    fixed = GateRules(**{**RULES.__dict__, "change_confidence": None})
+    assert not judge(cand, champ, fixed, errors=errors(auc=0.012)).passed
+
+
+def test_log_loss_and_slices_are_judged_with_their_errors_too():
+    rules = GateRules(**{**RULES.__dict__, "change_confidence": 0.95})
+    champion = {HOLDOUT: report(m(0.80, log_loss=0.50), south=m(0.78, rows=100))}
+    candidate = {HOLDOUT: report(m(0.80, log_loss=0.53), south=m(0.70, rows=100))}
+    assert not judge(candidate, champion, rules).passed
+    loose = judge(candidate, champion, rules, errors=errors(log_loss=0.02, south=0.05))
+    assert loose.passed, loose.reasons
+    tight = judge(candidate, champion, rules, errors=errors(log_loss=0.005, south=0.01))
+    assert not tight.passed and len(tight.reasons) == 2
+    assert "log loss 0.5300" in tight.reasons[0] and "standard error of the difference 0.0050" in tight.reasons[0]
+    assert "'south'" in tight.reasons[1] and "0.0100" in tight.reasons[1]

@@ -13,7 +13,7 @@ from cl_assets.defs.deployment.champion import current, learned_ids
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionGate, Warehouse
 from cl_assets.defs.training.assets import candidate_model, latest_candidate
-from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling
+from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling, paired
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, query
 
 MODEL_SUITE = "evaluation_report"
@@ -38,7 +38,9 @@ GATE_CHECKS = {
     "max_auc_drop (absolute) and max_auc_drop_relative (relative), log loss rise at most "
     "max_log_loss_increase, overall; per slice max_slice_auc_drop / max_slice_auc_drop_relative; on the "
     "newest batch's holdout rows max_newest_auc_drop; on older rows neither model trained on (forgetting) "
-    "max_forgetting_auc_drop, when set. Blocking.",
+    "max_forgetting_auc_drop, when set. With change_confidence set, a rule fails only when the shortfall "
+    "exceeds its allowed drop by that confidence's z standard errors of the paired difference (DeLong for "
+    "ROC AUC), so small holdouts do not reject on noise; each rule's std_error is in table gate_rules. Blocking.",
     gate.COVERAGE: "Slice coverage: every slice of the training set has at least min_slice_rows holdout "
     "rows; the gate refuses to judge a slice it cannot see (refuse_short_slices). Blocking.",
 }
@@ -96,6 +98,25 @@ def _eval_sets(con, candidate: dict, champion: dict | None, rows: int) -> dict[s
     return {gate.HOLDOUT: holdout, gate.NEWEST: newest, gate.OLDER: older}
 
 
+def _difference_errors(scored: dict[str, dict[str, pd.DataFrame]]) -> dict[str, dict[str, dict]]:
+    """By eval set, slice and metric: the standard error of the candidate's minus the champion's
+    on the same rows (DeLong for ROC AUC, paired rows for log loss)."""
+    out: dict[str, dict[str, dict]] = {}
+    for name, mine in scored["candidate"].items():
+        theirs = scored["champion"].get(name)
+        if theirs is None:
+            continue
+        parts = {modeling.OVERALL: mine.index}
+        parts.update({str(value): part.index for value, part in mine.groupby("slice", sort=True)})
+        out[name] = {
+            part: paired.difference_errors(
+                mine.loc[index, "label"], mine.loc[index, "score"], theirs.loc[index, "score"]
+            )
+            for part, index in parts.items()
+        }
+    return out
+
+
 def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) -> Iterator:
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
@@ -119,6 +140,7 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
         models["champion"] = int(champion["model_version"])
     results: dict[str, dict[str, dict[str, dict]]] = {}
     holdout_scores: dict[str, tuple] = {}
+    scored_sets: dict[str, dict[str, pd.DataFrame]] = {}
     for role, version in models.items():
         model = model_registry.load(version)
         results[role] = {}
@@ -131,9 +153,11 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             else:
                 scored = rows.assign(score=modeling.scores(model, rows, spec))
             results[role][name] = modeling.metrics_by_slice(scored)
+            scored_sets.setdefault(role, {})[name] = scored
             if name == gate.HOLDOUT:
                 holdout_scores[role] = (scored["label"].to_numpy(), scored["score"].to_numpy())
-    verdict = gate.judge(results["candidate"], results.get("champion"), promotion_gate.rules(), short or {})
+    errors = _difference_errors(scored_sets) if "champion" in scored_sets else None
+    verdict = gate.judge(results["candidate"], results.get("champion"), promotion_gate.rules(), short or {}, errors)
     passed, reasons = verdict.passed, verdict.reasons
     report_id = f"report-{uuid.uuid4().hex[:8]}"
     subject = f"candidate v{models['candidate']}"
@@ -177,7 +201,17 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             "",
             markdown.table(
                 pd.DataFrame([r.as_row() for r in verdict.rules])[
-                    ["gate_check", "eval_set", "slice", "metric", "candidate", "champion", "threshold", "passed"]
+                    [
+                        "gate_check",
+                        "eval_set",
+                        "slice",
+                        "metric",
+                        "candidate",
+                        "champion",
+                        "std_error",
+                        "threshold",
+                        "passed",
+                    ]
                 ]
             ),
         ]
@@ -265,7 +299,16 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
                 "rules": dg.MetadataValue.md(
                     markdown.table(
                         pd.DataFrame([r.as_row() for r in mine])[
-                            ["eval_set", "slice", "metric", "candidate", "champion", "threshold", "passed"]
+                            [
+                                "eval_set",
+                                "slice",
+                                "metric",
+                                "candidate",
+                                "champion",
+                                "std_error",
+                                "threshold",
+                                "passed",
+                            ]
                         ]
                     )
                     if mine
