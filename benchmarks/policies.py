@@ -27,6 +27,7 @@ every batch, with at most a third of its retrains.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -166,16 +167,19 @@ def main() -> None:
         help="comma-separated auto:NAME=VALUE policies to replay and judge beside auto (a measurement)",
     )
     parser.add_argument("--report", help="write every stream's figures as JSON here")
+    parser.add_argument("--keep", help="replay into this folder and keep it (each policy's state folder, to query)")
     args = parser.parse_args()
     names = [s for s in args.streams.split(",") if s]
     unknown = sorted(set(names) - set(STREAMS))
     if unknown:
         sys.exit(f"unknown streams: {', '.join(unknown)}")
     verdicts = []
-    with tempfile.TemporaryDirectory(prefix="cl-policies-") as folder:
+    with (
+        contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="cl-policies-")
+    ) as folder:
         for name in names:
             home = Path(folder) / name
-            home.mkdir()
+            home.mkdir(parents=True)
             _, rows = source(name, home)
             started = time.perf_counter()
             fixed_labels = [f"fixed:{k}:{r}" for k, r in grid(rows)]

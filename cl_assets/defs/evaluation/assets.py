@@ -150,6 +150,11 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             if role == "candidate" and name in (gate.HOLDOUT, gate.NEWEST) and judged:
                 # the holdout's scores of the model fitted before it was refitted with the holdout
                 scored = rows.assign(score=rows["entity_id"].astype(str).map(judged).to_numpy(dtype=float))
+                if scored["score"].isna().any():
+                    raise ValueError(
+                        f"candidate v{version}: {int(scored['score'].isna().sum())} of its {name} rows have no "
+                        "score in holdout_scores; its training set and scores disagree, so it cannot be judged"
+                    )
             else:
                 scored = rows.assign(score=modeling.scores(model, rows, spec))
             results[role][name] = modeling.metrics_by_slice(scored)
