@@ -23,6 +23,25 @@ def warehouse_json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
+RULE_COLUMNS = [
+    "gate_check",
+    "eval_set",
+    "slice",
+    "metric",
+    "candidate",
+    "champion",
+    "std_error",
+    "threshold",
+    "passed",
+]
+
+
+def rules_table(rules: list[gate.Rule], with_check: bool = True) -> str:
+    """The gate's rules as a markdown table (without the check's name inside one check's metadata)."""
+    columns = RULE_COLUMNS if with_check else RULE_COLUMNS[1:]
+    return markdown.table(pd.DataFrame([r.as_row() for r in rules])[columns])
+
+
 def model_view(candidate: dict[str, dict]) -> pd.DataFrame:
     """What the model suite sees: the candidate's metrics, a row per slice and one overall."""
     rows = [{"slice": name, "is_overall": name == modeling.OVERALL, **m} for name, m in candidate.items()]
@@ -204,21 +223,7 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             "",
             "#### Gate rules",
             "",
-            markdown.table(
-                pd.DataFrame([r.as_row() for r in verdict.rules])[
-                    [
-                        "gate_check",
-                        "eval_set",
-                        "slice",
-                        "metric",
-                        "candidate",
-                        "champion",
-                        "std_error",
-                        "threshold",
-                        "passed",
-                    ]
-                ]
-            ),
+            rules_table(verdict.rules),
         ]
     )
     with warehouse.connect() as con:
@@ -301,23 +306,6 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             metadata={
                 "report_id": report_id,
                 "candidate_version": models["candidate"],
-                "rules": dg.MetadataValue.md(
-                    markdown.table(
-                        pd.DataFrame([r.as_row() for r in mine])[
-                            [
-                                "eval_set",
-                                "slice",
-                                "metric",
-                                "candidate",
-                                "champion",
-                                "std_error",
-                                "threshold",
-                                "passed",
-                            ]
-                        ]
-                    )
-                    if mine
-                    else "no rule applies"
-                ),
+                "rules": dg.MetadataValue.md(rules_table(mine, with_check=False) if mine else "no rule applies"),
             },
         )
