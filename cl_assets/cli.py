@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from cl_assets.settings import (
     StatePaths,
     configured_seed,
     configured_threads,
+    lock_wait_s,
     quiet_third_party_env,
     resolved_threads,
 )
@@ -40,13 +40,30 @@ def _home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help=f"state folder (default: ${HOME_ENV} or .cl/)")
 
 
+@contextmanager
+def _writer(paths: StatePaths, command: str):
+    """Hold the state folder's writer lock for the block (yields its descriptor), or exit naming
+    the command that holds it."""
+    from cl_assets.lib import writer_lock
+
+    try:
+        with writer_lock.writing(paths.home, command) as fd:
+            yield fd
+    except writer_lock.FolderInUse as busy:
+        sys.exit(str(busy))
+
+
 def _reset(paths: StatePaths, reset: bool) -> None:
+    """Refuse a folder that holds a loop's state, or with `reset` empty it; the caller holds the
+    writer lock, whose file stays."""
+    from cl_assets.lib import writer_lock
+
     if paths.warehouse.exists() and not reset:
         sys.exit(
             f"{paths.home} already holds a loop's state. Use --reset to start over there, or --home for another folder."
         )
     if reset and paths.home.exists():
-        shutil.rmtree(paths.home)
+        writer_lock.clear(paths.home)
 
 
 def _print_summary(summary: dict, report: str | None) -> None:
@@ -131,16 +148,17 @@ def demo(args: argparse.Namespace) -> None:
 
     policy = _policy(args.policy)
     paths = StatePaths.resolve(args.home)
-    _reset(paths, args.reset)
-    print(f"state folder: {paths.home}" + ("" if policy.label == "auto" else f"; policy {policy.label}") + "\n")
-    with _progress():
-        result = playback.play(
-            paths,
-            scenario.spec(),
-            playback.scenario_batches(args.batches, args.rows, args.seed),
-            report=args.report,
-            policy=policy.model_dump(mode="json"),
-        )
+    with _writer(paths, "cl demo"):
+        _reset(paths, args.reset)
+        print(f"state folder: {paths.home}" + ("" if policy.label == "auto" else f"; policy {policy.label}") + "\n")
+        with _progress():
+            result = playback.play(
+                paths,
+                scenario.spec(),
+                playback.scenario_batches(args.batches, args.rows, args.seed),
+                report=args.report,
+                policy=policy.model_dump(mode="json"),
+            )
     _print_summary(result["summary"], args.report)
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
 
@@ -188,30 +206,37 @@ def replay(args: argparse.Namespace) -> None:
     policy = _policy(args.policy)
     promotion = _promotion(args.promotion)
     paths = StatePaths.resolve(args.home)
-    _reset(paths, args.reset)
-    spec, batches, suite = _replay_batches(args, args.batch_rows)
-    _keep_suite(paths, suite)
-    print(
-        f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; "
-        f"policy {policy.label}; promotion {promotion.mode.value}"
-    )
-    print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
-    with _progress():
-        result = playback.play(
-            paths,
-            spec,
-            batches,
-            report=args.report,
-            policy=policy.model_dump(mode="json"),
-            promotion=promotion.model_dump(mode="json"),
+    with _writer(paths, "cl replay"):
+        spec, batches, suite = _replay_batches(args, args.batch_rows)
+        _reset(paths, args.reset)
+        _keep_suite(paths, suite)
+        print(
+            f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; "
+            f"policy {policy.label}; promotion {promotion.mode.value}"
         )
+        print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
+        with _progress():
+            result = playback.play(
+                paths,
+                spec,
+                batches,
+                report=args.report,
+                policy=policy.model_dump(mode="json"),
+                promotion=promotion.model_dump(mode="json"),
+            )
     _print_summary(result["summary"], args.report)
 
 
 def _play_job(job: tuple[tuple[str, int], tuple]) -> tuple[tuple[str, int], dict]:
     """A worker's task: ((label, seed), _play_policy's arguments) -> ((label, seed), summary)."""
+    from cl_assets.driver import RunFailed
+
     key, args = job
-    return key, _play_policy(*args)
+    try:
+        return key, _play_policy(*args)
+    except RunFailed as failed:
+        label, seed = key
+        raise RunFailed(failed.run, f"policy {label} (seed {seed}) in {args[0]}") from None
 
 
 @contextmanager
@@ -275,6 +300,11 @@ def _seeds(text: str) -> list[int]:
 
 def backtest(args: argparse.Namespace) -> None:
     """Replay one history under several retrain policies and compare them side by side."""
+    with _writer(StatePaths.resolve(args.home), "cl backtest"):
+        _backtest(args)
+
+
+def _backtest(args: argparse.Namespace) -> None:
     import multiprocessing
 
     from cl_assets.lib import backtest as lib
@@ -321,9 +351,9 @@ def backtest(args: argparse.Namespace) -> None:
     print(f"{jobs} replay(s) at a time, each fitting models on {threads} thread(s)", flush=True)
     done: dict[tuple[str, int], dict] = {}
     if jobs == 1:
-        for key, job in work.items():
-            done[key] = _play_policy(*job)
-            _print_done(_replay_name(key, seeds), done[key])
+        for key, result in map(_play_job, work.items()):
+            done[key] = result
+            _print_done(_replay_name(key, seeds), result)
     else:  # separate state folders, so separate DuckDB files: the replays share no lock
         # leaving the pool's block terminates its workers, also on an error, Ctrl-C or SIGTERM
         with _terminated_as_exit(), multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
@@ -401,6 +431,16 @@ def _state(args: argparse.Namespace) -> StatePaths:
     return paths
 
 
+def _reading(paths: StatePaths):
+    """A read-only connection to the warehouse that waits, saying so, while the loop writes it."""
+    from cl_assets.lib import warehouse
+
+    def waiting() -> None:
+        print(f"waiting for the loop to finish writing {paths.warehouse} ...", file=sys.stderr, flush=True)
+
+    return warehouse.connect(paths.warehouse, read_only=True, on_wait=waiting)
+
+
 def _run_by_hand(
     paths: StatePaths,
     job_name: str | None,
@@ -444,7 +484,7 @@ def accept_drift(args: argparse.Namespace) -> None:
     """Re-baseline the drift reference on the newest batches, without retraining; audited."""
     import getpass
 
-    from cl_assets.lib import reference, warehouse
+    from cl_assets.lib import reference
 
     paths = _state(args)
     if not args.reason.strip():
@@ -459,7 +499,7 @@ def accept_drift(args: argparse.Namespace) -> None:
         {"cl/accepted_by": who, "cl/action": "accept_drift"},
         "drift not accepted",
     )
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
+    with _reading(paths) as con:
         row = reference.baseline(con, reference.current_id(con))
     print(
         f"reference profile {row['profile_id']} (model version {row['model_version']}) now stands on batches "
@@ -488,7 +528,7 @@ def _promotion_decision(args: argparse.Namespace, action: str, version: int) -> 
         {"user": who, "cl/action": action},
         f"not {'approved' if action == 'approve' else 'rolled back'}",
     )
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
+    with _reading(paths) as con:
         row = warehouse.fetch_one(
             con, "select * from promotions where dagster_run_id = ? order by decided_at desc", [result.run_id]
         )
@@ -525,7 +565,7 @@ def approve_retrain(args: argparse.Namespace) -> None:
         "retrain failed",
         gate_may_reject=True,
     )
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
+    with _reading(paths) as con:
         row = warehouse.fetch_one(con, "select * from retrain_triggers where trigger_id = ?", [args.trigger_id])
         decided = warehouse.fetch_one(
             con,
@@ -551,7 +591,7 @@ def pending(args: argparse.Namespace) -> None:
 
     paths = _state(args)
     held = awaiting_approval(playback.instance_for(paths))
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
+    with _reading(paths) as con:
         challengers = warehouse.fetch_records(con, warehouse.query("awaiting_promotion"))
     retrains = [
         {
@@ -614,10 +654,10 @@ def expectations_init(args: argparse.Namespace) -> None:
 
 def why(args: argparse.Namespace) -> None:
     """The chain behind a model version: trigger, evidence, training set, MLflow run, gate, promotion."""
-    from cl_assets.lib import lineage, warehouse
+    from cl_assets.lib import lineage
 
     paths = _state(args)
-    with warehouse.connect(paths.warehouse, read_only=True) as con:
+    with _reading(paths) as con:
         try:
             chain = lineage.why(con, args.version)
         except lineage.UnknownVersion as exc:
@@ -630,8 +670,11 @@ def dev(args: argparse.Namespace) -> None:
     paths = StatePaths.resolve(args.home).prepare()
     env = {**os.environ, HOME_ENV: str(paths.home), "DAGSTER_HOME": str(paths.dagster_home)}
     command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port)]
-    print(f"DAGSTER_HOME={paths.dagster_home} {' '.join(command)}")
-    sys.exit(subprocess.call(command, env=env, cwd=PROJECT_ROOT))
+    with _writer(paths, "cl dev") as lock:
+        print(f"DAGSTER_HOME={paths.dagster_home} {' '.join(command)}")
+        # dagster dev inherits the lock: the folder stays locked while its processes live
+        code = subprocess.call(command, env=env, cwd=PROJECT_ROOT, pass_fds=(lock,))
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -782,10 +825,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         configured_threads()  # refused now, not inside the first run that fits a model
         configured_seed()
+        lock_wait_s()
     except ValueError as bad:
         sys.exit(str(bad))
+    from cl_assets.driver import RunFailed
+
     try:
         args.func(args)
+    except RunFailed as failed:
+        home = StatePaths.resolve(getattr(args, "home", None)).home
+        sys.exit(f"\ncl {args.command}: {failed}\nits logs are in the Dagster UI: uv run cl dev --home {home}")
     except KeyboardInterrupt as interrupted:
         print(f"\nstopped: {interrupted or 'interrupted'}", file=sys.stderr)
         sys.exit(130)

@@ -28,6 +28,57 @@ class LaunchedRun:
     partition: str | None
     success: bool
     tags: dict = field(default_factory=dict)
+    failure: dict | None = None  # the step that broke and why, when the run failed by an error
+
+    def describe(self) -> str:
+        where = f" for batch {self.partition}" if self.partition else ""
+        step = self.failure or {}
+        return (
+            f"run {self.run_id} of {self.job_name}{where}, launched by {self.launched_by}, failed "
+            f"in step {step.get('step', '?')}: {step.get('error', 'no step failed')}"
+        )
+
+
+class RunFailed(RuntimeError):
+    """A run the loop launched failed by an error (not a blocking check doing its job)."""
+
+    def __init__(self, run: LaunchedRun, where: str = ""):
+        super().__init__(f"{where}: {run.describe()}" if where else run.describe())
+        self.run = run
+        self.where = where
+
+    def __reduce__(self):  # picklable across a backtest's worker processes
+        return (RunFailed, (self.run, self.where))
+
+
+CHECK_FAILED = "DagsterAssetCheckFailedError"
+
+
+def failure_of(result: dg.ExecuteInProcessResult) -> dict | None:
+    """Why a run failed, or None when it succeeded or only blocking checks stopped it.
+
+    A blocking check that fails stops its asset's downstream steps and fails the run: a
+    quarantined batch, a candidate the gate rejects. That is the loop deciding, not breaking.
+    Any other step failure is an error: the step, the exception's class and its message."""
+    if result.success:
+        return None
+    failures = [e for e in result.all_events if e.is_step_failure]
+    if not failures:
+        return {"step": None, "error": "the run failed before any step ran"}
+    for event in failures:
+        error = event.step_failure_data.error
+        root = error.cause if error is not None and error.cause is not None else error
+        if root is not None and CHECK_FAILED in (error.cls_name, root.cls_name):
+            continue
+        name = root.cls_name if root is not None else "error"
+        message = (root.message if root is not None else "").strip()
+        head, _, rest = message.partition(": ")
+        if head.endswith(name):  # the message repeats the class's dotted path
+            message = rest
+        first = message.splitlines()[0] if message else ""
+        # a Failure's text is the reason the asset gave; another error's class says what broke
+        return {"step": event.step_key, "error": first if name == "Failure" else f"{name}: {first}"}
+    return None
 
 
 def _unpack(result, cursor) -> tuple[list[dg.RunRequest], str | None, list]:
@@ -121,7 +172,9 @@ class Driver:
                 raise_on_error=False,
             )
             stop_if_interrupted(run)
-            out.append(LaunchedRun(run.run_id, job.name, "automation_sensor", partition, run.success, tags))
+            out.append(
+                LaunchedRun(run.run_id, job.name, "automation_sensor", partition, run.success, tags, failure_of(run))
+            )
         return out
 
     def _schedules(self, now: datetime) -> list[LaunchedRun]:
@@ -151,4 +204,6 @@ class Driver:
             raise_on_error=False,
         )
         stop_if_interrupted(run)
-        return LaunchedRun(run.run_id, job_name, launched_by, request.partition_key, run.success, all_tags)
+        return LaunchedRun(
+            run.run_id, job_name, launched_by, request.partition_key, run.success, all_tags, failure_of(run)
+        )

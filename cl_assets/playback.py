@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from cl_assets import timeline
-from cl_assets.driver import Driver
+from cl_assets.driver import Driver, LaunchedRun, RunFailed
 from cl_assets.lib import landing, scenario, warehouse
 from cl_assets.lib.dataset import DatasetSpec
 from cl_assets.settings import StatePaths, quiet_third_party_env
@@ -61,7 +61,11 @@ def play(
     policy: dict | None = None,
     promotion: dict | None = None,
 ) -> dict:
-    """Land each batch's features, then (one tick later) its labels; return the report."""
+    """Land each batch's features, then (one tick later) its labels; return the report.
+
+    A run that fails by an error (not a blocking check stopping a bad batch or candidate) ends
+    the replay with RunFailed, naming the run, its step and the error; the report written so
+    far lists it under `failed_runs`."""
     from cl_assets.defs import build_defs
 
     quiet_third_party_env()
@@ -93,8 +97,23 @@ def play(
             }
         )
 
+    def write(result: dict) -> dict:
+        if report:
+            Path(report).write_text(json.dumps(result, indent=2, default=str) + "\n")
+        return result
+
     def tick(now: datetime) -> tuple[list[str], int | None]:
         launched = driver.tick(now)
+        failed = [r for r in launched if r.failure]
+        if failed:  # stop: what follows would describe a loop that did not run as reported
+            write(
+                {
+                    "batches": rows,
+                    "failed_runs": [failed_run(r) for r in failed],
+                    "summary": summary(rows, time.perf_counter() - started),
+                }
+            )
+            raise RunFailed(failed[0])
         with warehouse.connect(paths.warehouse, read_only=True) as con:
             return [r.run_id for r in launched if r.job_name == "retrain_job"], timeline.champion_version(con)
 
@@ -117,10 +136,18 @@ def play(
         retrain_runs, champion = tick(previous.time + timedelta(days=1))
         batch, earlier_runs, _ = pending
         finish(batch, earlier_runs + retrain_runs, champion)
-    result = {"batches": rows, "summary": summary(rows, time.perf_counter() - started)}
-    if report:
-        Path(report).write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return result
+    return write({"batches": rows, "failed_runs": [], "summary": summary(rows, time.perf_counter() - started)})
+
+
+def failed_run(run: LaunchedRun) -> dict:
+    """A failed run as the report records it."""
+    return {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "launched_by": run.launched_by,
+        "partition": run.partition,
+        **(run.failure or {}),
+    }
 
 
 def summary(rows: list[dict], elapsed: float) -> dict:

@@ -142,3 +142,20 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no affinity call
         return os.cpu_count() or 1
+
+
+LOCK_WAIT_ENV = "CL_LOCK_WAIT_S"
+DEFAULT_LOCK_WAIT_S = 120
+
+
+def lock_wait_s() -> float:
+    """Seconds a DuckDB open waits for another process's lock on the warehouse before it fails,
+    as `CL_LOCK_WAIT_S` sets them (unset or empty: 120)."""
+    text = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    try:
+        wait = float(text) if text else DEFAULT_LOCK_WAIT_S
+    except ValueError:
+        raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds >= 0, got '{text}'") from None
+    if not wait >= 0:
+        raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds >= 0, got '{text}'")
+    return wait

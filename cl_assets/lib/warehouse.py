@@ -7,7 +7,8 @@ opened per operation and closed at once; nothing here connects at import time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -34,12 +35,50 @@ def query(name: str) -> str:
 _SCHEMA_APPLIED: set[tuple[str, int]] = set()
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process kept its lock on the warehouse for longer than the configured wait."""
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _open(path: Path, read_only: bool, on_wait: Callable[[], None] | None) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting with backoff while another process holds a conflicting lock
+    (DuckDB lets one writing process, or several reading ones, have the file at a time)."""
+    from cl_assets.settings import LOCK_WAIT_ENV, lock_wait_s
+
+    wait = lock_wait_s()
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _is_lock_conflict(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise WarehouseBusy(
+                    f"{path} stayed locked by another process for {wait:g} s "
+                    f"(set {LOCK_WAIT_ENV} to wait longer): {exc}"
+                ) from None
+            if on_wait is not None:
+                on_wait()
+                on_wait = None  # said once
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 @contextmanager
-def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | str, read_only: bool = False, on_wait: Callable[[], None] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one operation, closed after the block. While another process holds the
+    file, it waits (up to `CL_LOCK_WAIT_S`, calling `on_wait` once) instead of failing."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = _open(path, read_only, on_wait)
     try:
         if not read_only:
             key = (str(path.resolve()), path.stat().st_ino)

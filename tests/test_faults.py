@@ -1,0 +1,195 @@
+"""The loop under faults and concurrent processes: one writer per state folder, readers that
+never break the writer, and a run that fails is reported as failed (never a quiet exit 0)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cl_assets import cli
+from cl_assets.lib import warehouse, writer_lock
+from cl_assets.settings import LOCK_WAIT_ENV, StatePaths
+
+DEMO = ["demo", "--batches", "4", "--rows", "300"]
+
+# A reader in another process, as a person at the SQL prompt or a dashboard would be: it holds a
+# read-only connection for a while, drops it, and comes back, until told to stop. It counts the
+# reads it made and the errors it met.
+HAMMER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    import duckdb
+    from cl_assets import cli
+    path, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    reads, errors = 0, []
+    while not stop.exists():
+        if not path.exists():
+            time.sleep(0.05)
+            continue
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            con.sql("select count(*) from information_schema.tables").fetchall()
+            time.sleep(0.3)
+            con.close()
+            reads += 1
+        except duckdb.Error as exc:
+            if "lock" not in str(exc).lower():
+                errors.append(str(exc))
+        try:  # what a person types: cl pending waits, saying so, while the loop writes
+            cli.main(["pending", "--home", str(path.parent), "--json"])
+            reads += 1
+        except SystemExit as exc:
+            if "no loop state" not in str(exc.code):
+                errors.append(f"cl pending: {exc.code}")
+        except Exception as exc:
+            errors.append(f"cl pending: {exc!r}")
+        time.sleep(0.05)
+    out.write_text(json.dumps({"reads": reads, "errors": errors}))
+    """
+)
+
+
+def _cl(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "cl_assets.cli", *args, "--home", str(home)]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def _final_state(home: Path) -> dict:
+    """What a replay decided, table by table, without run ids and clocks."""
+    with warehouse.connect(StatePaths(home).warehouse, read_only=True) as con:
+        return {
+            "predictions": warehouse.fetch_records(
+                con, "select batch_id, entity_id, model_version, round(score, 9) as s from predictions order by all"
+            ),
+            "deliveries": warehouse.fetch_records(
+                con, "select batch_id, asset, rows, status from batch_deliveries order by all"
+            ),
+            "champions": warehouse.fetch_records(con, "select model_version from champion_history order by all"),
+            "triggers": warehouse.fetch_records(con, "select kind, batch_id from retrain_triggers order by all"),
+            "performance": warehouse.fetch_records(
+                con,
+                "select batch_id, model_version, slice, round(accuracy, 9) as a from batch_performance order by all",
+            ),
+        }
+
+
+def _runs(home: Path) -> list[dg.DagsterRun]:
+    instance = dg.DagsterInstance.from_config(str(StatePaths(home).dagster_home))
+    return list(instance.get_runs())
+
+
+def _outcomes(home: Path) -> list[tuple[str, str, str]]:
+    return sorted((r.job_name, r.tags.get("dagster/partition", ""), r.status.value) for r in _runs(home))
+
+
+def test_a_second_writer_is_refused_naming_the_holder_and_the_lock_dies_with_it(tmp_path):
+    home = tmp_path / "state"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "cl_assets.cli", *DEMO, "--home", str(home)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (writer_lock.holder(home) or {}).get("pid") != first.pid:
+            assert first.poll() is None, "the first demo ended before a second could be started"
+            time.sleep(0.2)
+        for command in (["demo", "--reset"], ["replay", str(tmp_path / "x.csv"), "--target", "y"], ["dev"]):
+            if command[0] == "replay":
+                (tmp_path / "x.csv").write_text("a,y\n1,0\n2,1\n")
+            with pytest.raises(SystemExit) as refused:
+                cli.main([*command, "--home", str(home)])
+            message = str(refused.value.code)
+            assert f"in use by `cl demo` (pid {first.pid}" in message, message
+        assert first.poll() is None  # the refused --reset deleted nothing under it
+        os.killpg(first.pid, signal.SIGKILL)  # a crash: the kernel drops the lock with its holder
+        first.wait(timeout=30)
+        with writer_lock.writing(home, "a test") as _fd:
+            assert writer_lock.holder(home)["pid"] == os.getpid()
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+
+
+def test_a_run_that_fails_ends_the_replay_naming_the_run_the_step_and_the_error(tmp_path):
+    """A reader that never lets go, and a writer told not to wait: the run that cannot open the
+    warehouse fails, and `cl demo` says which run, which step and why, and exits non-zero."""
+    home, stop = tmp_path / "state", tmp_path / "stop"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import sys, time, duckdb
+                from pathlib import Path
+                path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+                while not path.exists():
+                    time.sleep(0.01)
+                while True:  # take the first gap between the writer's connections, and keep it
+                    try:
+                        con = duckdb.connect(str(path), read_only=True)
+                        break
+                    except duckdb.Error:
+                        time.sleep(0.005)
+                while not stop.exists():
+                    time.sleep(0.05)
+                """
+            ),
+            str(StatePaths(home).warehouse),
+            str(stop),
+        ]
+    )
+    try:
+        report = tmp_path / "report.json"
+        done = _cl(home, *DEMO, "--report", str(report), env={LOCK_WAIT_ENV: "0.5"})
+    finally:
+        stop.touch()
+        holder.wait(timeout=30)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    failed = json.loads(report.read_text())["failed_runs"]
+    assert len(failed) >= 1
+    run = {r.run_id: r for r in _runs(home)}[failed[0]["run_id"]]
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    assert "WarehouseBusy" in failed[0]["error"] and "stayed locked" in failed[0]["error"]
+    expected = f"run {run.run_id} of {run.job_name}"
+    assert expected in done.stderr and f"failed in step {failed[0]['step']}: WarehouseBusy" in done.stderr
+    assert "batches," not in done.stdout  # no summary line as if the loop had run
+
+
+def test_a_reader_hammering_the_folder_breaks_no_run(tmp_path):
+    """Readers wait for the writer and the writer for them: with a reader in and out of the
+    warehouse all along, every run succeeds and the loop decides exactly what it decides alone."""
+    alone = tmp_path / "alone"
+    assert _cl(alone, *DEMO).returncode == 0
+    home, stop, out = tmp_path / "state", tmp_path / "stop", tmp_path / "reader.json"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HAMMER, str(StatePaths(home).warehouse), str(stop), str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        report = tmp_path / "report.json"
+        done = _cl(home, *DEMO, "--report", str(report))
+    finally:
+        stop.touch()
+        _, reader_stderr = reader.communicate(timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert reader.returncode == 0, reader_stderr
+    assert json.loads(report.read_text())["failed_runs"] == []
+    # blocking checks stop some runs by design (a rejected candidate); none stopped otherwise
+    assert _outcomes(home) == _outcomes(alone)
+    seen = json.loads(out.read_text())
+    assert seen["errors"] == [] and seen["reads"] >= 5, seen
+    assert _final_state(home) == _final_state(alone)
