@@ -106,7 +106,69 @@ def test_the_landing_sensor_runs_a_delivery_once_and_a_redelivery_again(loop):
     assert [r.partition_key for r in again.run_requests] == [batch_id]
     assert again.run_requests[0].run_key != first.run_requests[0].run_key
     assert again.dynamic_partitions_requests == []  # the partition exists already
-    assert json.loads(again.cursor)[f"batches/{batch_id}.csv"] == landing.signature(path)
+    assert json.loads(again.cursor)[f"batches/{batch_id}.csv"][1] == landing.signature(path)
+
+
+def sensor_tick(loop, cursor):
+    paths, defs, instance = loop
+    sensor = defs.get_repository_def().get_sensor_def("landing_sensor")
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"landing_zone": defs.resources["landing_zone"]}
+    )
+    result = sensor(context)
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def run_as_the_daemon(loop, request) -> None:
+    """Execute a sensor's request with the tags the daemon gives it."""
+    _, defs, instance = loop
+    tags = {**request.tags, "dagster/sensor_name": "landing_sensor", "dagster/run_key": request.run_key}
+    job = defs.resolve_job_def(request.job_name)
+    job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=tags, raise_on_error=False)
+
+
+def test_labels_that_land_first_wait_for_their_batch_and_return_when_it_is_corrected(loop):
+    """Labels are held until their batch's ingest run has finished; the same contents written
+    again are no new delivery; a batch delivered again with other contents (corrected after a
+    quarantine) has its labels taken in again, under a new run key."""
+    paths, defs, instance = loop
+    rows = scenario.generate_batch(0, 300, 3)
+    spec = scenario.spec()
+    labels = landing.write(rows[[spec.id_column, spec.target]], paths.landing / "labels" / "batch_0000.csv")
+    held = sensor_tick(loop, None)
+    assert held.run_requests == [] and "labels/batch_0000.csv" not in json.loads(held.cursor or "{}")
+
+    batch_id = land(paths, 0)
+    landed = sensor_tick(loop, held.cursor)
+    assert [(r.job_name, r.partition_key) for r in landed.run_requests] == [("ingest_batch_job", batch_id)]
+    assert sensor_tick(loop, landed.cursor).run_requests == []  # the batch's run has not run yet
+    run_as_the_daemon(loop, landed.run_requests[0])
+    after = sensor_tick(loop, landed.cursor)
+    assert [(r.job_name, r.partition_key) for r in after.run_requests] == [("ingest_labels_job", batch_id)]
+    first_labels = after.run_requests[0]
+    run_as_the_daemon(loop, first_labels)
+    with warehouse.connect(paths.warehouse, read_only=True) as con:
+        assert warehouse.fetch_df(con, "select count(*) as n from labels")["n"].iloc[0] == 300
+
+    batch_file = paths.landing / "batches" / f"{batch_id}.csv"
+    for path in (batch_file, labels):  # written again, same bytes, later mtime: no new delivery
+        path.write_bytes(path.read_bytes())
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 2_000_000_000))
+    assert sensor_tick(loop, after.cursor).run_requests == []
+
+    land(paths, 0, rows=300, seed=3)  # the same rows...
+    frame = pd.read_csv(batch_file)
+    frame.loc[0, frame.columns[-1]] = frame.loc[1, frame.columns[-1]]  # ...corrected in one cell
+    landing.write(frame, batch_file)
+    corrected = sensor_tick(loop, after.cursor)
+    assert [r.job_name for r in corrected.run_requests] == ["ingest_batch_job"]
+    run_as_the_daemon(loop, corrected.run_requests[0])
+    again = sensor_tick(loop, corrected.cursor)
+    assert [(r.job_name, r.partition_key) for r in again.run_requests] == [("ingest_labels_job", batch_id)]
+    assert again.run_requests[0].run_key != first_labels.run_key
+    assert again.run_requests[0].run_key.endswith("@" + landing.signature(batch_file))
 
 
 def test_files_the_sensor_cannot_take_in_are_reported_not_dropped(loop):

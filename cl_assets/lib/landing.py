@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -15,9 +17,28 @@ def batch_id_for(path: Path) -> str | None:
     return path.stem if BATCH_ID.match(path.stem) else None
 
 
+def batch_id_for_key(key: str) -> str | None:
+    """The batch id of a landed file's key (`batches/<name>` or `labels/<name>`)."""
+    return batch_id_for(Path(key.partition("/")[2]))
+
+
 def signature(path: Path) -> str:
-    """Changes when the file is delivered again with other contents."""
-    stat = path.lstat()  # a symlink is signed as itself: the ingest asset refuses it
+    """A hash of the file's contents: the same delivery written again (a copy, a touch, a
+    re-sync) keeps its signature, other contents change it. A symlink is signed as its link
+    text, not followed: the ingest asset refuses it."""
+    digest = hashlib.blake2b(digest_size=12)
+    if path.is_symlink():
+        digest.update(os.readlink(path).encode())
+        return "link-" + digest.hexdigest()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stat_key(path: Path) -> str:
+    """What the sensor compares before it hashes a file: modification time and size."""
+    stat = path.lstat()
     return f"{stat.st_mtime_ns}-{stat.st_size}"
 
 

@@ -28,6 +28,42 @@ def _refused(kind: str, path, reason: str) -> dg.AssetObservation:
     )
 
 
+def _entry(value) -> list:
+    """A cursor entry as [stat, signature, batch signature]; a cursor written before contents
+    were hashed held the stat alone."""
+    if isinstance(value, str):
+        return [value, None, None]
+    return (list(value) + [None, None, None])[:3]
+
+
+def _unchanged(entry: list, path, batch_sig: str | None = None) -> tuple[bool, str]:
+    """Whether the file is the delivery the cursor saw (and, for labels, of the same batch
+    delivery), and the file's signature; `entry` is brought up to date. The contents are
+    hashed only when the stat moved."""
+    stat = landing.stat_key(path)
+    if entry[0] == stat and entry[1] is None:  # an old cursor's entry: adopted as what it saw
+        entry[1:] = [landing.signature(path), batch_sig]
+        return True, entry[1]
+    sig = entry[1] if entry[0] == stat else landing.signature(path)
+    entry[0] = stat
+    return entry[1] == sig and entry[2] == batch_sig, sig
+
+
+def _batch_delivery(context, seen: dict, batch_id: str) -> tuple[str | None, bool]:
+    """The signature of the batch's newest delivery and whether its ingest run has finished."""
+    for key, value in seen.items():
+        kind, _, name = key.partition("/")
+        if kind != "batches" or landing.batch_id_for_key(key) != batch_id or not name.endswith(LANDING_FORMATS):
+            continue
+        sig = _entry(value)[1]
+        runs = context.instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/sensor_name": "landing_sensor", "dagster/run_key": f"{key}:{sig}"}),
+            limit=1,
+        )
+        return sig, bool(runs) and runs[0].is_finished
+    return None, False
+
+
 @dg.sensor(
     name="landing_sensor",
     minimum_interval_seconds=15,
@@ -36,50 +72,54 @@ def _refused(kind: str, path, reason: str) -> dg.AssetObservation:
     description=(
         "Watches the landing folder. A new (or re-delivered) file in batches/ registers a "
         "partition and launches ingest_batch_job for it; a file in labels/ launches "
-        "ingest_labels_job for the batch it names. Run keys carry the file's signature, so "
-        "the same delivery never runs twice. A file it cannot take in (not CSV or Parquet, or "
-        "a name that is no batch id) is reported as an observation on the asset, not dropped."
+        "ingest_labels_job for the batch it names once that batch's ingest run has finished "
+        "(labels that land first are held). Files are known by a hash of their contents: the "
+        "same delivery written again never runs twice, and a batch delivered again with other "
+        "contents (say, corrected after quarantine) has its labels taken in again. A file it "
+        "cannot take in (not CSV or Parquet, or a name that is no batch id) is reported as an "
+        "observation on the asset, not dropped."
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing_zone: Landing) -> dg.SensorResult:
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    seen: dict[str, list] = {k: _entry(v) for k, v in (json.loads(context.cursor) if context.cursor else {}).items()}
     known = set(context.instance.get_dynamic_partitions(batches.name))
     new_partitions: list[str] = []
     refused: list[dg.AssetObservation] = []
     requests: list[dg.RunRequest] = []
     for kind, job in (("batches", BATCH_JOB), ("labels", LABELS_JOB)):
         for path in _landed(landing_zone.folder(kind)):
-            key, sig = f"{kind}/{path.name}", landing.signature(path)
-            if seen.get(key) == sig:
+            key, batch_id = f"{kind}/{path.name}", landing.batch_id_for(path)
+            entry = seen.get(key, [None, None, None])
+            batch_sig = None
+            if kind == "labels" and batch_id is not None and path.suffix in LANDING_FORMATS:
+                batch_sig, finished = _batch_delivery(context, seen, batch_id)
+                if batch_sig is None or batch_id not in known:
+                    context.log.info(f"labels for batch '{batch_id}' wait until the batch itself lands")
+                    continue
+                if not finished:
+                    context.log.info(f"labels for batch '{batch_id}' wait until the batch's ingest run finishes")
+                    continue
+            same, sig = _unchanged(entry, path, batch_sig)
+            if same:
+                seen[key] = entry
                 continue
-            batch_id = landing.batch_id_for(path)
             reason = None
             if path.suffix not in LANDING_FORMATS:
                 reason = f"only {' and '.join(LANDING_FORMATS)} files are read"
             elif batch_id is None:
                 reason = "its name is no batch id (letters, digits, '_', '-', '.'; starting with a letter or digit)"
+            seen[key] = [entry[0], sig, batch_sig]
             if reason:
                 context.log.warning(f"not taking in {key}: {reason}")
                 refused.append(_refused(kind, path, reason))
-                seen[key] = sig
                 continue
             if kind == "batches" and batch_id not in known:
                 new_partitions.append(batch_id)
                 known.add(batch_id)
-            if kind == "labels" and batch_id not in known:
-                context.log.info(f"labels for batch '{batch_id}' wait until the batch itself lands")
-                continue
-            seen[key] = sig
+            run_key = f"{key}:{sig}" if kind == "batches" else f"{key}:{sig}@{batch_sig}"
             requests.append(
-                dg.RunRequest(
-                    run_key=f"{key}:{sig}",
-                    job_name=job,
-                    partition_key=batch_id,
-                    tags={"cl/landed_file": key},
-                )
+                dg.RunRequest(run_key=run_key, job_name=job, partition_key=batch_id, tags={"cl/landed_file": key})
             )
-    # Labels of a batch are ingested after the batch they belong to, within one tick.
-    requests.sort(key=lambda r: r.job_name == BATCH_JOB)
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[batches.build_add_request(new_partitions)] if new_partitions else [],
