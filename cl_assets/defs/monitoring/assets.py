@@ -18,6 +18,13 @@ from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, rep
 RESULT = ("rows", "accuracy", "roc_auc", "log_loss")
 
 
+# Eager, but only on parents whose blocking checks passed: quarantined labels (unknown ids, say)
+# are a materialization too, and judging them would only fail a run on nothing to compare.
+WHEN_LABELS_ACCEPTED = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager, once the labels pass their blocking checks")
+
+
 @dg.asset(
     partitions_def=batches,
     deps=["batch_features", predictions, reference_profile],
@@ -182,7 +189,7 @@ def estimated_performance(context: dg.AssetExecutionContext, warehouse: Warehous
     group_name="monitoring",
     kinds={"duckdb"},
     pool="duckdb",
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=WHEN_LABELS_ACCEPTED,
 )
 def batch_performance(
     context: dg.AssetExecutionContext,
@@ -250,7 +257,7 @@ def batch_performance(
     group_name="monitoring",
     kinds={"duckdb", "xgboost"},
     pool="duckdb",
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=WHEN_LABELS_ACCEPTED,
 )
 def refit_impact(
     context: dg.AssetExecutionContext,
