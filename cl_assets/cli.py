@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cl_assets.lib import scenario
+from cl_assets.lib.expectations import PLAUSIBLE_FACTOR
 from cl_assets.settings import (
     HOME_ENV,
     PROJECT_ROOT,
@@ -639,7 +640,7 @@ def expectations_init(args: argparse.Namespace) -> None:
     reference = frame.drop(columns=[spec.target])
     if spec.id_column not in reference.columns:  # `cl replay` numbers the rows when there is no id
         reference[spec.id_column] = range(len(reference))
-    suite = expectations.infer_suite(reference, spec, margin=args.margin)
+    suite = expectations.infer_suite(reference, spec, margin=args.margin, plausible_factor=args.plausible_factor)
     out = Path(args.out) if args.out else StatePaths.resolve(args.home).suites / "raw_batches.json"
     if out.exists() and not args.force:
         sys.exit(f"{out} exists: review it, or pass --force to replace it")
@@ -804,6 +805,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--from", dest="source", required=True, help="reference CSV or Parquet file (one good batch)")
     _dataset_args(p)
     p.add_argument("--margin", type=float, default=0.5, help="widen observed ranges by this share of their span")
+    p.add_argument(
+        "--plausible-factor",
+        type=float,
+        default=PLAUSIBLE_FACTOR,
+        help="a numeric value beyond this many times the reference's largest magnitude (or infinite) rejects "
+        "the batch (an error expectation per numeric feature)",
+    )
     p.add_argument("--out", help="suite file to write (default: <home>/expectations/raw_batches.json)")
     p.add_argument("--force", action="store_true", help="replace an existing suite file")
     _home(p)

@@ -162,7 +162,7 @@ def test_schedule_and_automation_launch_runs_too(story_run):
 
 def test_the_report_has_the_documented_shape(story_run):
     report = json.loads((story_run.paths.home / "report.json").read_text())
-    assert set(report) == {"batches", "summary"}
+    assert set(report) == {"batches", "failed_runs", "summary"} and report["failed_runs"] == []
     assert set(report["summary"]) == {"batches", "retrains", "mean_accuracy", "mean_roc_auc", "elapsed_s"}
     keys = {
         "batch_id",

@@ -135,7 +135,7 @@ def read_landed(path: Path, root: Path, max_bytes: int) -> pd.DataFrame:
             f"'{path.name}' is not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
             "(re-export the file as UTF-8)",
         ) from None
-    text = raw.decode("utf-8")
+    text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is no part of the first name
     _check_csv_shape(path.name, text)
     try:
         frame = pd.read_csv(io.StringIO(text), on_bad_lines="error", skip_blank_lines=True)
@@ -158,6 +158,9 @@ def _check_csv_shape(name: str, text: str) -> None:
         raise BadFile("file_not_empty", f"'{name}' holds no header and no rows") from None
     except csv.Error as exc:
         raise BadFile("file_parseable", f"'{name}' is not a well-formed CSV: {exc}") from None
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise BadFile("columns_unique", f"'{name}' repeats column(s) {repeated} in its header: each column once")
     if len(header) == 1 and (other := next((d for d in (";", "\t", "|") if d in header[0]), None)):
         shown = "tab" if other == "\t" else f"'{other}'"
         raise BadFile("file_parseable", f"'{name}' seems delimited by {shown}, not ',': header {header[0][:80]!r}")
@@ -185,6 +188,29 @@ def raw_view(frame: pd.DataFrame, id_column: str, time_column: str | None) -> pd
         parsed = pd.to_datetime(view[time_column], errors="coerce", utc=True, format="mixed")
         view[time_column] = parsed.dt.tz_localize(None)
     return view
+
+
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def ids_match_stored(view: pd.DataFrame, frame: pd.DataFrame, id_column: str, stored: str | None) -> None:
+    """Ids of the type earlier batches stored: text ids (`r3500`) in a feed of integer ids are a
+    changed feed, refused naming the column and the first rows, not a store that fails later."""
+    if stored not in INTEGER_TYPES or id_column not in frame.columns:
+        return
+    ids = frame[id_column]
+    if pd.api.types.is_integer_dtype(ids):
+        return
+    as_number = pd.to_numeric(ids, errors="coerce")
+    wrong = ids.notna() & (as_number.isna() | (as_number != as_number.round()))
+    if wrong.any():
+        rows = list(wrong[wrong].index[:5])
+        shown = ", ".join(f"{view[id_column][r]!r} (row {r + 1})" for r in rows)
+        raise BadFile(
+            "id_type_matches_stored",
+            f"column '{id_column}' holds {int(wrong.sum())} id(s) that are not integers, e.g. {shown}, "
+            f"where earlier batches' ids are integers ({stored})",
+        )
 
 
 def leaking_features(

@@ -196,11 +196,31 @@ def validate(frame: pd.DataFrame, suite: dict, parameters: dict | None = None) -
     return sorted(outcomes, key=lambda o: o.index)
 
 
-def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches", margin: float = 0.5) -> dict:
+PLAUSIBLE_FACTOR = 1e6
+FLOAT32_MAX = 3.0e38  # XGBoost reads features as float32: beyond this a value becomes infinity
+
+
+def plausible_bound(values: pd.Series, factor: float = PLAUSIBLE_FACTOR) -> float:
+    """The magnitude beyond which a numeric feature's value is absurd rather than drifted:
+    `factor` times the largest magnitude the reference holds (at least 1), within float32."""
+    finite = values[np.isfinite(values)]
+    largest = float(finite.abs().max()) if len(finite) else 0.0
+    return float(min(FLOAT32_MAX, factor * max(largest, 1.0)))
+
+
+def infer_suite(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    name: str = "raw_batches",
+    margin: float = 0.5,
+    plausible_factor: float = PLAUSIBLE_FACTOR,
+) -> dict:
     """Propose a suite for raw feature batches from a reference frame, for a person to review.
 
     Schema, keys and row counts are errors; value ranges (widened by `margin` times the
-    observed span) and category sets are warnings, because drift is not bad data.
+    observed span) and category sets are warnings, because drift is not bad data. Infinities
+    and absurd magnitudes (beyond `plausible_factor` times the reference's largest, see
+    `plausible_bound`) are errors: no drift produces them, and they break the model.
     """
 
     def exp(kind: str, severity: str, notes: str, check_name: str | None = None, **kwargs) -> dict:
@@ -262,6 +282,16 @@ def infer_suite(frame: pd.DataFrame, spec: DatasetSpec, name: str = "raw_batches
                 "numeric features hold numbers",
                 column=col,
                 type_list=["int", "int64", "int32", "float", "float64", "float32", "Int64", "Float64"],
+            ),
+            exp(
+                "expect_column_values_to_be_between",
+                ERROR,
+                f"finite and of a plausible magnitude: within {plausible_factor:g} times the reference's largest "
+                "(infinity, or a value such as 1e308, is a broken feed, not drift)",
+                check_name=f"{col}_finite_and_plausible",
+                column=col,
+                min_value=-plausible_bound(values, plausible_factor),
+                max_value=plausible_bound(values, plausible_factor),
             ),
             exp(
                 "expect_column_values_to_be_between",

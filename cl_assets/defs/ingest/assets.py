@@ -18,7 +18,7 @@ from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, Landing, Warehouse
 from cl_assets.lib import contracts, expectations, landing
 from cl_assets.lib.dataset import RESERVED
-from cl_assets.lib.warehouse import fetch_df, query, replace_rows, table_exists
+from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows, table_exists
 
 RAW_SUITE, LABELS_SUITE = "raw_batches", "batch_labels"
 EPOCH = pd.Timestamp("1970-01-01")
@@ -60,6 +60,16 @@ def _results(asset: str, delivery, suite: dict, bad, outcomes, status: str, why,
     yield records.file_result(asset, delivery, bad)
     if bad is None:
         yield from records.outcome_results(asset, delivery, suite, outcomes)
+
+
+def stored_type(con, table: str, column: str) -> str | None:
+    """The DuckDB type of a stored column, or None before the table holds it."""
+    row = fetch_one(
+        con,
+        "select data_type from information_schema.columns where table_name = ? and column_name = ?",
+        [table, column],
+    )
+    return row["data_type"] if row else None
 
 
 def _raw_parameters(con, view: pd.DataFrame, id_column: str, delivery, landing_zone: Landing) -> dict:
@@ -104,9 +114,9 @@ def _take_in(
         except contracts.BadFile as exc:
             bad = exc
     with warehouse.connect() as con:
-        status, why = records.settle(con, delivery, suite, frame, bad, outcomes)
-        if status != "quarantined":
-            store(con, delivery, frame, view)
+        status, why = records.settle(
+            con, delivery, suite, frame, bad, outcomes, store=lambda c: store(c, delivery, frame, view)
+        )
     if status == "quarantined":
         what = "labels of batch" if kind == "labels" else "batch"
         context.log.warning(f"{what} '{delivery.batch_id}' quarantined: {why}")
@@ -138,6 +148,7 @@ def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
             if clash:
                 raise contracts.BadFile("reserved_columns", f"columns {clash} use names reserved by cl_assets")
             view = contracts.raw_view(frame, spec.id_column, spec.time_column)
+            contracts.ids_match_stored(view, frame, spec.id_column, stored_type(con, "raw_batches", spec.id_column))
             return view, _raw_parameters(con, view, spec.id_column, delivery, landing_zone)
 
         def store(con, delivery, frame, view):

@@ -5,11 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
+import duckdb
 import numpy as np
 import pandas as pd
 
 from cl_assets.lib import contracts, expectations
 from cl_assets.lib.warehouse import append_row, append_rows
+
+STORE_RULE = "rows_storable"
 
 
 @dataclass(frozen=True)
@@ -202,10 +205,13 @@ def quarantine(con, delivery: Delivery, broken: list[tuple[str, str | None, str]
 
 
 def settle(
-    con, delivery: Delivery, suite: dict, frame, bad, outcomes: list[expectations.Outcome]
+    con, delivery: Delivery, suite: dict, frame, bad, outcomes: list[expectations.Outcome], store=None
 ) -> tuple[str, str | None]:
     """Record the validation and the delivery's fate; quarantine it if an ERROR rule broke.
 
+    An accepted delivery's rows are stored (`store(con)`) before its fate is written, so a
+    store that fails quarantines the delivery with the database's reason (rule `rows_storable`)
+    instead of leaving it recorded as accepted with no rows.
     Returns the status (accepted, accepted_with_warnings, quarantined) and the reason.
     """
     if bad is not None:
@@ -216,6 +222,12 @@ def settle(
     checks = contracts.expectation_checks(suite)
     broken = [(c.name, o.column, o.describe()) for c, o in zip(checks, outcomes, strict=True) if o.blocking]
     warned = [c.name for c, o in zip(checks, outcomes, strict=True) if not o.success and not o.blocking]
+    if not broken and store is not None:
+        try:
+            store(con)
+        except duckdb.Error as exc:
+            detail = str(exc).strip().splitlines()[0]
+            broken = [(STORE_RULE, None, f"{delivery.who}: its rows could not be stored beside earlier ones: {detail}")]
     if broken:
         quarantine(con, delivery, broken, frame)
         why = "; ".join(f"{rule}: {text}" for rule, _, text in broken)
