@@ -15,7 +15,7 @@ import pandas as pd
 
 from cl_assets import timeline
 from cl_assets.driver import Driver, LaunchedRun, RunFailed
-from cl_assets.lib import landing, scenario, warehouse
+from cl_assets.lib import contracts, landing, scenario, warehouse
 from cl_assets.lib.dataset import DatasetSpec
 from cl_assets.settings import StatePaths, quiet_third_party_env
 
@@ -37,7 +37,10 @@ def file_batches(frame: pd.DataFrame, spec: DatasetSpec, batch_rows: int, start:
     if batch_rows < 1:
         raise ValueError("--batch-rows must be at least 1")
     if spec.time_column:
-        frame = frame.sort_values(spec.time_column, kind="stable")
+        times = frame[spec.time_column]
+        if not pd.api.types.is_numeric_dtype(times):  # text: in time order, offsets applied, not as text
+            times = contracts.event_times(times.astype(str))
+        frame = frame.iloc[times.argsort(kind="stable")]
     if spec.id_column not in frame.columns:
         frame = frame.assign(**{spec.id_column: range(len(frame))})
     frame = frame.reset_index(drop=True)

@@ -291,6 +291,109 @@ def file_over_size_bound(s):
     return "batches", "batch_0002"
 
 
+def _proposed_suite(s):
+    """The suite `cl replay` proposes from a first batch, in place of the demo's hand-set ranges."""
+    from cl_assets.lib import expectations
+
+    suite = expectations.infer_suite(features(0), scenario.spec())
+    s.paths.suites.mkdir(parents=True, exist_ok=True)
+    (s.paths.suites / "raw_batches.json").write_text(json.dumps(suite))
+
+
+def huge_magnitude_with_a_proposed_suite(s):
+    _proposed_suite(s)
+    frame = features(2)
+    frame.loc[7, "monthly_spend"] = 1e308
+    s.land("batches", "batch_0002.csv", frame)
+    return "batches", "batch_0002"
+
+
+def infinity_text_with_a_proposed_suite(s):
+    _proposed_suite(s)
+    frame = features(2).astype({"tenure_months": object})
+    frame.loc[3, "tenure_months"], frame.loc[4, "tenure_months"] = "-inf", "Infinity"
+    s.land("batches", "batch_0002.csv", frame)
+    return "batches", "batch_0002"
+
+
+def text_ids_among_integer_ids(s):
+    frame = features(2).astype({"customer_id": object})
+    frame.loc[5, "customer_id"] = "r3500"
+    s.land("batches", "batch_0002.csv", frame)
+    return "batches", "batch_0002"
+
+
+def repeated_header_column(s):
+    frame = features(2)
+    text = frame.to_csv(index=False).splitlines()
+    text[0] = text[0].replace("tenure_months", "age")
+    return _csv_text(s, "batch_0002.csv", ("\n".join(text) + "\n").encode())
+
+
+def header_repeated_as_a_row(s):
+    text = features(2).to_csv(index=False).splitlines()
+    text.insert(50, text[0])  # two exports concatenated
+    return _csv_text(s, "batch_0002.csv", ("\n".join(text) + "\n").encode())
+
+
+def byte_order_mark(s):
+    return _csv_text(s, "batch_0002.csv", features(2).to_csv(index=False).encode("utf-8-sig"))
+
+
+def crlf_line_endings(s):
+    return _csv_text(s, "batch_0002.csv", features(2).to_csv(index=False, lineterminator="\r\n").encode())
+
+
+def mixed_time_formats(s):
+    frame = features(2).astype({"event_time_utc": object})
+    times = pd.to_datetime(features(2)["event_time_utc"])
+    frame.loc[::3, "event_time_utc"] = times[::3].dt.strftime("%Y-%m-%dT%H:%M:%S+02:00")
+    frame.loc[1::3, "event_time_utc"] = times[1::3].dt.strftime("%Y-%m-%d %H:%M")
+    s.land("batches", "batch_0002.csv", frame)
+    return "batches", "batch_0002"
+
+
+def unparseable_times(s):
+    frame = features(2).astype({"event_time_utc": object})
+    frame.loc[:3, "event_time_utc"] = "last tuesday"
+    s.land("batches", "batch_0002.csv", frame)
+    return "batches", "batch_0002"
+
+
+def whitespace_in_a_header_name(s):
+    s.land("batches", "batch_0002.csv", features(2).rename(columns={"age": " age"}))
+    return "batches", "batch_0002"
+
+
+def blank_lines_only(s):
+    return _csv_text(s, "batch_0002.csv", b"\n\n\n")
+
+
+def labels_missing_the_target_column(s):
+    s.land("labels", "batch_0001.csv", labels(1).rename(columns={TARGET: "outcome"}))
+    return "labels", "batch_0001"
+
+
+def labels_header_only(s):
+    return _csv_text(s, "batch_0001.csv", f"customer_id,{TARGET}\n".encode(), kind="labels")
+
+
+def labels_as_words(s):
+    frame = labels(1).astype({TARGET: object})
+    frame[TARGET] = frame[TARGET].map({0: "no", 1: "yes"})
+    s.land("labels", "batch_0001.csv", frame)
+    return "labels", "batch_0001"
+
+
+def labels_of_a_quarantined_batch(s):
+    frame = features(2)
+    frame.loc[10:12, "age"] = 250
+    s.land("batches", "batch_0002.csv", frame)
+    assert not s.ingest("batches", "batch_0002").success
+    s.land("labels", "batch_0002.csv", labels(2))
+    return "labels", "batch_0002"
+
+
 @dataclass(frozen=True)
 class Case:
     make: callable
@@ -332,6 +435,29 @@ CASES = [
     Case(symlink_out_of_the_folder, "reject", "path_in_landing_folder", None, ("symbolic link",)),
     Case(file_over_size_bound, "reject", "file_size_bound", None, ("bytes",)),
     Case(feature_equals_target, "reject", "no_feature_equals_label", "leaking_feature", ("support_calls",)),
+    Case(
+        huge_magnitude_with_a_proposed_suite,
+        "reject",
+        "monthly_spend_finite_and_plausible",
+        "monthly_spend",
+        ("1e+308",),
+    ),
+    Case(
+        infinity_text_with_a_proposed_suite, "reject", "tenure_months_finite_and_plausible", "tenure_months", ("inf",)
+    ),
+    Case(text_ids_among_integer_ids, "reject", "id_type_matches_stored", None, ("customer_id", "'r3500'", "BIGINT")),
+    Case(repeated_header_column, "reject", "columns_unique", None, ("['age']",)),
+    Case(header_repeated_as_a_row, "reject", "id_type_matches_stored", None, ("'customer_id' (row 50)",)),
+    Case(byte_order_mark, "accept"),
+    Case(crlf_line_endings, "accept"),
+    Case(mixed_time_formats, "accept"),
+    Case(unparseable_times, "reject", "event_time_utc_not_null", "event_time_utc", ("event_time_utc",)),
+    Case(whitespace_in_a_header_name, "reject", "columns_match_contract", None, ("unexpected [' age']",)),
+    Case(blank_lines_only, "reject", "file_not_empty", None, ("no header",)),
+    Case(labels_missing_the_target_column, "reject", "columns_present", None, (TARGET,)),
+    Case(labels_header_only, "reject", "row_count_in_bounds", None, ("0",)),
+    Case(labels_as_words, "reject", "label_in_allowed_set", "label", ("'no'",)),
+    Case(labels_of_a_quarantined_batch, "reject", "entity_id_known", "entity_id", ("entity_id",)),
 ]
 
 
@@ -439,3 +565,26 @@ def test_a_features_suite_failure_quarantines_the_features_and_stops_downstream(
     assert "features of batch 'batch_0002'" in {
         e.description.split(":")[0] for e in result.get_asset_check_evaluations() if not e.passed
     }
+
+
+def test_times_with_offsets_are_stored_in_utc_and_other_formats_are_refused(state):
+    """ISO 8601 times with an offset are converted to UTC (validated and stored alike), naive
+    ones are UTC; a batch whose times are in another format is refused naming the rows."""
+    kind, batch_id = mixed_time_formats(state)
+    assert state.ingest(kind, batch_id).success
+    original = pd.to_datetime(features(2)["event_time_utc"])
+    stored = state.sql("select entity_id, event_time from stg_batches where batch_id = ? order by 1", [batch_id])
+    by_id = {int(r["entity_id"]): pd.Timestamp(r["event_time"]) for r in stored}
+    ids = features(2)["customer_id"]
+    for i in (0, 1, 2, 3):  # rows 0 and 3 were written at +02:00, 1 without seconds, 2 as given
+        expected = (
+            original[i] - pd.Timedelta(hours=2) if i % 3 == 0 else original[i].floor("min" if i % 3 == 1 else "s")
+        )
+        assert by_id[int(ids[i])] == expected, i
+
+    frame = features(3).astype({"event_time_utc": object})
+    frame.loc[[4, 9], "event_time_utc"] = ["05/01/2026 10:00", "2026-13-45 10:00"]
+    state.land("batches", "batch_0003.csv", frame)
+    assert not state.ingest("batches", "batch_0003").success
+    (delivery,) = state.sql("select reason from batch_deliveries where batch_id = 'batch_0003'")
+    assert "event_time_utc_not_null" in delivery["reason"] and "2 rows" in delivery["reason"]

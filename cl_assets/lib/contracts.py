@@ -176,16 +176,34 @@ def _check_csv_shape(name: str, text: str) -> None:
         raise BadFile("file_parseable", f"'{name}' is not a well-formed CSV at line {rows.line_num}: {exc}") from None
 
 
+OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[+-]\d{2}(?::?\d{2})?|Z)$"  # as stg_batches.sql reads it
+
+
+def event_times(values: pd.Series) -> pd.Series:
+    """Text times as UTC timestamps (ISO 8601, offsets applied, naive ones taken as UTC); others null."""
+    text = values.astype("string").str.strip()
+    offset = text.str.contains(OFFSET, regex=True, na=False)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    # parsed apart: pandas gives naive times the offset of the aware ones parsed beside them
+    for part in (offset, ~offset & text.notna()):
+        if part.any():
+            out[part] = pd.to_datetime(text[part], errors="coerce", utc=True, format="ISO8601")
+    return out
+
+
 def raw_view(frame: pd.DataFrame, id_column: str, time_column: str | None) -> pd.DataFrame:
     """What the raw suite sees: the batch as received, ids as text, text times parsed.
 
-    A time column of numbers (an ordinal such as a day number) is left as it is.
+    Text times are read as ISO 8601 (with or without a time, `T` or a space) and converted to
+    UTC by their offset, as stg_batches stores them; any other text (`05/01/2026`, `last
+    tuesday`) becomes null, which the suite's not-null check refuses naming the rows. A time
+    column of numbers (an ordinal such as a day number) is left as it is.
     """
     view = frame.copy()
     if id_column in view.columns:
         view[id_column] = view[id_column].map(lambda v: None if pd.isna(v) else str(v))
     if time_column in view.columns and not pd.api.types.is_numeric_dtype(view[time_column]):
-        parsed = pd.to_datetime(view[time_column], errors="coerce", utc=True, format="mixed")
+        parsed = event_times(view[time_column])
         view[time_column] = parsed.dt.tz_localize(None)
     return view
 

@@ -16,8 +16,15 @@ typed as (
         cast({{ var('id_column') | ident }} as varchar) as entity_id,
 {% if var('time_column') %}
         -- a time column may be a timestamp or a plain ordinal (a day number): the latter
-        -- orders the batches but is no timestamp, so the arrival time stands in for it
-        coalesce(try_cast(cast({{ var('time_column') | ident }} as varchar) as timestamp), arrived_at) as event_time,
+        -- orders the batches but is no timestamp, so the arrival time stands in for it.
+        -- ISO 8601 text with an offset (+02:00, Z) is converted to UTC; without one it is UTC.
+        coalesce(
+            case when regexp_matches(cast({{ var('time_column') | ident }} as varchar),
+                                     '\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([+-]\d{2}(:?\d{2})?|Z)$')
+                 then timezone('UTC', try_cast(cast({{ var('time_column') | ident }} as varchar) as timestamptz)) end,
+            try_cast(cast({{ var('time_column') | ident }} as varchar) as timestamp),
+            arrived_at
+        ) as event_time,
 {% else %}
         arrived_at as event_time,
 {% endif %}
