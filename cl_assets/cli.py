@@ -120,14 +120,26 @@ def _dataset_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
     parser.add_argument("--slice", help="column whose values are the slices of the evaluation")
 
 
+class BadInputFile(Exception):
+    """The file a command was given cannot be read as a dataset: said in one line, exit 2."""
+
+
 def _dataset(path: Path, args: argparse.Namespace):
-    """Read a user's file and give its columns their roles, or exit naming what is wrong."""
-    from cl_assets.lib import landing
+    """Read a user's file and give its columns their roles, or stop naming what is wrong (exit 2).
+
+    The file is read by the landing folder's rules (UTF-8, well-formed, one name per column), so
+    an empty, header-only or mis-encoded file gets the sentence a landed batch would."""
+    from cl_assets.lib import contracts
     from cl_assets.lib.dataset import DatasetError, infer_spec
 
     if not path.is_file():
-        sys.exit(f"no such file: {path}")
-    frame = landing.read(path)
+        raise BadInputFile(f"no such file: {path}")
+    try:
+        frame = contracts.read_landed(path, path.parent, max_bytes=path.stat().st_size)
+    except contracts.BadFile as bad:
+        raise BadInputFile(f"{path}: {bad.reason} ({bad.rule})") from None
+    if frame.empty:
+        raise BadInputFile(f"{path}: holds a header and no rows (columns {list(frame.columns)})")
     try:
         spec = infer_spec(
             frame,
@@ -139,7 +151,7 @@ def _dataset(path: Path, args: argparse.Namespace):
             categorical=args.categorical,
         )
     except DatasetError as exc:
-        sys.exit(f"{path}: {exc}")
+        raise BadInputFile(f"{path}: {exc}") from None
     return frame, spec
 
 
@@ -235,6 +247,9 @@ def _play_job(job: tuple[tuple[str, int], tuple]) -> tuple[tuple[str, int], dict
     key, args = job
     try:
         return key, _play_policy(*args)
+    except BadInputFile as bad:
+        print(f"cl {args.command}: {bad}", file=sys.stderr)
+        sys.exit(2)
     except RunFailed as failed:
         label, seed = key
         raise RunFailed(failed.run, f"policy {label} (seed {seed}) in {args[0]}") from None
@@ -840,6 +855,9 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         args.func(args)
+    except BadInputFile as bad:
+        print(f"cl {args.command}: {bad}", file=sys.stderr)
+        sys.exit(2)
     except RunFailed as failed:
         home = StatePaths.resolve(getattr(args, "home", None)).home
         sys.exit(f"\ncl {args.command}: {failed}\nits logs are in the Dagster UI: uv run cl dev --home {home}")

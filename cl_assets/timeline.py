@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from cl_assets.lib.modeling import OVERALL
-from cl_assets.lib.warehouse import fetch_df, fetch_one, number, query
+from cl_assets.lib.warehouse import fetch_df, fetch_one, number, query, table_exists
 
 
 def batch_status(con, batch_id: str) -> dict:
-    rows = con.execute("select count(*) from raw_batches where batch_id = ?", [batch_id]).fetchall()[0][0]
+    rows = 0  # raw_batches is created by the first accepted batch: none may be yet
+    if table_exists(con, "raw_batches"):
+        rows = con.execute("select count(*) from raw_batches where batch_id = ?", [batch_id]).fetchall()[0][0]
     delivery = latest_delivery(con, batch_id)
     validation = None if delivery is None else delivery["status"] != "quarantined"
     drift = fetch_df(

@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,3 +89,51 @@ def test_tuning_progress_is_shown_while_candidates_train(replay):
     assert len(lines) == trials[0] > 0
     assert lines[0].startswith(f"  tuning: trial 1 of {trials[1]}")
     assert all("best so far" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("contents", "words"),
+    [
+        (b"", "is empty (0 bytes)"),
+        (b"id,x,y\n", "holds a header and no rows"),
+        ("id,x,y\n1,caf\u00e9,1\n".encode("latin-1"), "is not UTF-8: byte 0xe9"),
+        (b"id,x,x,y\n1,2,3,1\n2,3,4,0\n", "repeats column(s) ['x']"),
+        (b"id,x,y\n1,2,1\n2,3\n", "line 3 has 2 fields"),
+    ],
+    ids=["empty", "header_only", "not_utf8", "repeated_column", "ragged"],
+)
+def test_a_file_that_cannot_be_replayed_is_refused_in_one_line_with_exit_2(tmp_path, capsys, contents, words):
+    source = tmp_path / "history.csv"
+    source.write_bytes(contents)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["replay", str(source), "--target", "y", "--home", str(tmp_path / "state")])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("cl replay: ") and words in err, err
+    assert str(source) in err
+    assert not (tmp_path / "state" / "warehouse.duckdb").exists()
+
+
+def test_a_stream_whose_first_two_batches_are_rejected_carries_on(tmp_path):
+    """Nothing stored yet when the first batches are quarantined: the timeline reads no table
+    that the first accepted batch creates, no first model is trained on quarantined labels, and
+    the loop trains one once accepted batches are labeled."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": np.arange(800), "x": rng.normal(size=800), "z": rng.normal(size=800)})
+    frame["y"] = (frame["x"] + rng.normal(size=800) > 0).astype(int)
+    frame.loc[:399, "id"] %= 100  # batches 0 and 1 repeat their ids
+    source = tmp_path / "history.csv"
+    frame.to_csv(source, index=False)
+    report = tmp_path / "report.json"
+    home = tmp_path / "state"
+    cli.main(
+        ["replay", str(source), "--target", "y", "--id", "id", "--batch-rows", "200"]
+        + ["--home", str(home), "--report", str(report)]
+    )
+    rows = json.loads(report.read_text())["batches"]
+    assert [r["validation_passed"] for r in rows] == [False, False, True, True]
+    assert [r["rows"] for r in rows] == [0, 0, 200, 200]
+    with warehouse.connect(StatePaths.resolve(home).warehouse, read_only=True) as con:
+        triggers = warehouse.fetch_records(con, "select kind, batch_id from retrain_triggers order by triggered_at")
+    assert triggers and {t["batch_id"] for t in triggers} <= {"batch_0002", "batch_0003"}
+    assert rows[-1]["champion_version"] is not None

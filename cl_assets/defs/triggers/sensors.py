@@ -303,13 +303,24 @@ def _no_champion_yet(instance: dg.DagsterInstance) -> bool:
     return not gate or gate[0].status != Status.SUCCEEDED
 
 
+def _accepted_labels(instance: dg.DagsterInstance, limit: int = 50):
+    """The newest labels delivery that was taken in (not quarantined), among the last `limit`."""
+    for record in instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=limit).records:
+        status = record.asset_materialization.metadata.get("status")
+        if getattr(status, "value", None) != "quarantined":
+            return record
+    return None
+
+
 def _bootstrap(instance: dg.DagsterInstance, run_config: dict | None = None) -> dg.RunRequest | None:
-    labels = instance.fetch_materializations(dg.AssetKey("batch_labels"), limit=1).records
-    if not labels:
+    """The first model, once labels were taken in: quarantined labels (of a quarantined batch,
+    say) are nothing to train on."""
+    labels = _accepted_labels(instance)
+    if labels is None:
         return None
-    batch = labels[0].partition_key or ""
+    batch = labels.partition_key or ""
     return retrain_request(
-        f"bootstrap:{labels[0].storage_id}",
+        f"bootstrap:{labels.storage_id}",
         "bootstrap",
         f"no champion yet; labels of batch '{batch}' arrived",
         run_config=run_config,
