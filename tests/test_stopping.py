@@ -1,6 +1,7 @@
 """Stopping a replay: Ctrl-C during a Dagster run stops `cl demo` (Dagster would fail the run and
 return), and SIGTERM to `cl backtest` (as `kill` or a CI timeout sends it) stops its workers too."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -73,3 +74,61 @@ def test_ctrl_c_during_a_run_stops_the_demo(tmp_path):
     assert demo.returncode == 130, (out, err)
     assert "stopped: interrupted during run" in err and "retrain_job" in err
     assert sum(line.startswith("batch_") for line in out.splitlines()) < 8
+
+
+def _dagster_processes(dagster_home: Path) -> set[int]:
+    """Live processes started for this state folder: their environment names its DAGSTER_HOME."""
+    marker = f"DAGSTER_HOME={dagster_home}".encode()
+    found = set()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.add(int(environ.parent.name))
+        except (PermissionError, FileNotFoundError, ProcessLookupError):
+            continue
+    return {pid for pid in found if _alive(pid)}
+
+
+def test_one_sigterm_stops_cl_dev_with_its_webserver_daemon_and_code_server(tmp_path):
+    import socket
+    import urllib.request
+
+    from cl_assets.lib import writer_lock
+    from cl_assets.settings import StatePaths
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    paths = StatePaths.resolve(tmp_path / "state")
+    command = [sys.executable, "-m", "cl_assets.cli", "dev", "--home", str(paths.home), "--port", str(port)]
+    dev = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, up = time.monotonic() + 240, False
+        while time.monotonic() < deadline and not up:
+            assert dev.poll() is None, "cl dev ended before it served"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as answer:
+                    up = answer.status == 200
+            except OSError:
+                time.sleep(1)
+        assert up, "the webserver did not answer on 127.0.0.1"
+        deadline = time.monotonic() + 120  # the daemon and the code server start beside it
+        while time.monotonic() < deadline and len(_dagster_processes(paths.dagster_home)) < 3:
+            time.sleep(1)
+        started = _dagster_processes(paths.dagster_home)
+        assert len(started) >= 3, started  # dagster dev, webserver, daemon (and code servers)
+
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _dagster_processes(paths.dagster_home):
+            time.sleep(0.5)
+        assert not _dagster_processes(paths.dagster_home)
+        with writer_lock.writing(paths.home, "test"):  # the folder is free again
+            pass
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
+        for pid in _dagster_processes(paths.dagster_home):
+            os.kill(pid, signal.SIGKILL)
