@@ -56,17 +56,29 @@ def _writer(paths: StatePaths, command: str):
         sys.exit(str(busy))
 
 
-def _reset(paths: StatePaths, reset: bool) -> None:
+def _reset(paths: StatePaths, reset: bool, replay: str | None = None) -> bool:
     """Refuse a folder that holds a loop's state, or with `reset` empty it; the caller holds the
-    writer lock, whose file stays."""
-    from cl_assets.lib import writer_lock
+    writer lock, whose file stays. A folder whose journal (lib/journal.py) names the same
+    `replay` (its fingerprint) and is not finished is resumed instead: returns True then."""
+    from cl_assets.lib import journal, writer_lock
 
-    if paths.warehouse.exists() and not reset:
-        sys.exit(
-            f"{paths.home} already holds a loop's state. Use --reset to start over there, or --home for another folder."
-        )
     if reset and paths.home.exists():
         writer_lock.clear(paths.home)
+        return False
+    if not paths.warehouse.exists():
+        return False
+    entry = journal.read(paths.home)
+    if replay is not None and entry is not None and entry.get("fingerprint") == replay:
+        if not entry.get("finished"):
+            return True
+        sys.exit(
+            f"{paths.home} holds this replay, finished ({journal.describe(entry)}). "
+            "Use --reset to play it again, or --home for another folder."
+        )
+    other = " (of another stream or other settings)" if entry is not None and replay is not None else ""
+    sys.exit(
+        f"{paths.home} already holds a loop's state{other}. Use --reset to start over there, or --home for another folder."
+    )
 
 
 def _print_summary(summary: dict, report: str | None) -> None:
@@ -164,16 +176,12 @@ def demo(args: argparse.Namespace) -> None:
     policy = _policy(args.policy)
     paths = StatePaths.resolve(args.home)
     with _writer(paths, "cl demo"):
-        _reset(paths, args.reset)
+        batches = list(playback.scenario_batches(args.batches, args.rows, args.seed))
+        settings = {"policy": policy.model_dump(mode="json")}
+        resume = _reset(paths, args.reset, playback.fingerprint(scenario.spec(), batches, **settings))
         print(f"state folder: {paths.home}" + ("" if policy.label == "auto" else f"; policy {policy.label}") + "\n")
         with _progress():
-            result = playback.play(
-                paths,
-                scenario.spec(),
-                playback.scenario_batches(args.batches, args.rows, args.seed),
-                report=args.report,
-                policy=policy.model_dump(mode="json"),
-            )
+            result = playback.play(paths, scenario.spec(), batches, report=args.report, resume=resume, **settings)
     _print_summary(result["summary"], args.report)
     print(f"\nexplore it: uv run cl dev --home {paths.home}")
 
@@ -223,7 +231,8 @@ def replay(args: argparse.Namespace) -> None:
     paths = StatePaths.resolve(args.home)
     with _writer(paths, "cl replay"):
         spec, batches, suite = _replay_batches(args, args.batch_rows)
-        _reset(paths, args.reset)
+        settings = {"policy": policy.model_dump(mode="json"), "promotion": promotion.model_dump(mode="json")}
+        resume = _reset(paths, args.reset, playback.fingerprint(spec, batches, **settings))
         _keep_suite(paths, suite)
         print(
             f"state folder: {paths.home}; {len(batches)} batches of up to {args.batch_rows} rows; "
@@ -231,14 +240,7 @@ def replay(args: argparse.Namespace) -> None:
         )
         print(f"features: {len(spec.numeric)} numeric, {len(spec.categorical)} categorical; target '{spec.target}'\n")
         with _progress():
-            result = playback.play(
-                paths,
-                spec,
-                batches,
-                report=args.report,
-                policy=policy.model_dump(mode="json"),
-                promotion=promotion.model_dump(mode="json"),
-            )
+            result = playback.play(paths, spec, batches, report=args.report, resume=resume, **settings)
     _print_summary(result["summary"], args.report)
 
 
@@ -249,9 +251,6 @@ def _play_job(job: tuple[tuple[str, int], tuple]) -> tuple[tuple[str, int], dict
     key, args = job
     try:
         return key, _play_policy(*args)
-    except BadInputFile as bad:
-        print(f"cl {args.command}: {bad}", file=sys.stderr)
-        sys.exit(2)
     except RunFailed as failed:
         label, seed = key
         raise RunFailed(failed.run, f"policy {label} (seed {seed}) in {args[0]}") from None
@@ -725,6 +724,10 @@ def dev(args: argparse.Namespace) -> None:
     env = {**os.environ, HOME_ENV: str(paths.home), "DAGSTER_HOME": str(paths.dagster_home)}
     command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     with _writer(paths, "cl dev") as lock:
+        from cl_assets.lib import recovery
+
+        for line in recovery.recover(paths).lines():  # what a crashed replay left, before the daemon sees it
+            print(f"recovered: {line}")
         print(f"DAGSTER_HOME={paths.dagster_home} {' '.join(command)}", flush=True)
         # dagster dev inherits the lock: the folder stays locked while its processes live
         code = _run_until_signalled(command, env=env, cwd=PROJECT_ROOT, pass_fds=(lock,))

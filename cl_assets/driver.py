@@ -52,6 +52,14 @@ class RunFailed(RuntimeError):
 
 
 CHECK_FAILED = "DagsterAssetCheckFailedError"
+SCHEDULED_TAG = "cl/scheduled_at"  # the schedule tick a run was launched for
+RESUMES_TAG = "cl/resumes"  # on a run that does again what an orphaned run (lib/recovery.py) left half-done
+
+
+def _orphaned(run) -> bool:
+    from cl_assets.lib.recovery import ORPHANED_TAG
+
+    return run.status == dg.DagsterRunStatus.FAILURE and run.tags.get(ORPHANED_TAG) == "true"
 
 
 def failure_of(result: dg.ExecuteInProcessResult) -> dict | None:
@@ -112,6 +120,21 @@ class Driver:
         self.last_tick: datetime | None = None
         self.logging = QUIET if quiet else {}
 
+    def state(self) -> dict:
+        """What the daemon keeps between ticks (sensor cursors, the automation cursor, the last
+        tick), as JSON: a replay's journal holds it so a resumed replay goes on from there."""
+        return {
+            "cursors": dict(self.cursors),
+            "automation_cursor": dg.serialize_value(self.automation_cursor) if self.automation_cursor else None,
+            "last_tick": self.last_tick.isoformat() if self.last_tick else None,
+        }
+
+    def restore(self, state: dict) -> None:
+        self.cursors = dict(state.get("cursors") or {})
+        cursor = state.get("automation_cursor")
+        self.automation_cursor = dg.deserialize_value(cursor) if cursor else None
+        self.last_tick = datetime.fromisoformat(state["last_tick"]) if state.get("last_tick") else None
+
     def tick(self, now: datetime) -> list[LaunchedRun]:
         """One daemon iteration at time `now` (naive times are UTC)."""
         launched: list[LaunchedRun] = []
@@ -142,11 +165,9 @@ class Driver:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         out = []
         for request in requests:
-            if request.run_key and self.instance.get_runs(
-                filters=dg.RunsFilter(tags={"dagster/sensor_name": name, "dagster/run_key": request.run_key}), limit=1
-            ):
-                continue  # the daemon skips a run key it has already launched
             tags = {"dagster/sensor_name": name, **({"dagster/run_key": request.run_key} if request.run_key else {})}
+            if request.run_key and not self._not_launched_yet(tags):
+                continue  # the daemon skips a run key it has already launched
             out.append(self._execute(request, request.job_name or sensor.job_name, name, tags))
         return out
 
@@ -189,9 +210,63 @@ class Driver:
                 context = dg.build_schedule_context(instance=self.instance, scheduled_execution_time=when)
                 requests, _, _ = _unpack(schedule(context), None)
                 for request in requests:
-                    tags = {"dagster/schedule_name": schedule.name}
-                    out.append(self._execute(request, request.job_name or schedule.job_name, schedule.name, tags))
+                    tags = {"dagster/schedule_name": schedule.name, SCHEDULED_TAG: when.isoformat()}
+                    if self._not_launched_yet(tags):  # a tick is run once, like the daemon's
+                        out.append(self._execute(request, request.job_name or schedule.job_name, schedule.name, tags))
         return out
+
+    def rerun(self, run_ids: list[str]) -> list[LaunchedRun]:
+        """Run again, to the end and oldest first (`run_ids` newest first, as the run storage
+        lists them), the runs a crash cut short (marked orphaned by
+        lib/recovery.py): same job, partition, assets, config and tags, plus RESUMES_TAG. Sensors
+        need not ask again: a request they regenerate finds its run key done."""
+        internal = ("dagster/run_key_", "dagster/parent_run_id", "dagster/root_run_id")
+        out = []
+        for run in [self.instance.get_run_by_id(r) for r in reversed(run_ids)]:  # the storage lists newest first
+            if not _orphaned(run) or self.instance.get_runs(filters=dg.RunsFilter(tags={RESUMES_TAG: run.run_id})):
+                continue
+            from cl_assets.lib.recovery import ORPHANED_TAG
+
+            tags = {k: v for k, v in run.tags.items() if k != ORPHANED_TAG and not k.startswith(internal)}
+            tags[RESUMES_TAG] = run.run_id
+            job = (
+                self.defs.resolve_implicit_global_asset_job_def()
+                if run.job_name.startswith("__ASSET_JOB")
+                else self.defs.resolve_job_def(run.job_name)
+            )
+            config = {**(run.run_config or {}), **self.logging} or None
+            result = job.execute_in_process(
+                instance=self.instance,
+                partition_key=tags.get("dagster/partition"),
+                asset_selection=list(run.asset_selection) if run.asset_selection else None,
+                run_config=config,
+                tags={k: v for k, v in tags.items() if k != "dagster/partition"},
+                raise_on_error=False,
+            )
+            stop_if_interrupted(result)
+            launched_by = tags.get("dagster/sensor_name") or tags.get("dagster/schedule_name") or "resume"
+            out.append(
+                LaunchedRun(
+                    result.run_id,
+                    job.name,
+                    launched_by,
+                    tags.get("dagster/partition"),
+                    result.success,
+                    tags,
+                    failure_of(result),
+                )
+            )
+        return out
+
+    def _not_launched_yet(self, tags: dict) -> bool:
+        """No run carries these tags, or only runs a crash cut short (then `tags` gain
+        RESUMES_TAG, naming the run this one does again)."""
+        earlier = self.instance.get_runs(filters=dg.RunsFilter(tags=dict(tags)))
+        if any(not _orphaned(r) for r in earlier):
+            return False
+        if earlier:
+            tags[RESUMES_TAG] = earlier[0].run_id
+        return True
 
     def _execute(self, request: dg.RunRequest, job_name: str, launched_by: str, tags: dict) -> LaunchedRun:
         job = self.defs.resolve_job_def(job_name)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cl_assets import timeline
 from cl_assets.driver import Driver, LaunchedRun, RunFailed
-from cl_assets.lib import contracts, landing, scenario, warehouse
+from cl_assets.lib import contracts, failpoints, journal, landing, scenario, warehouse
 from cl_assets.lib.dataset import DatasetSpec
 from cl_assets.settings import StatePaths, quiet_third_party_env
 
@@ -54,6 +54,11 @@ def instance_for(paths: StatePaths) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(paths.dagster_home))
 
 
+def fingerprint(spec: DatasetSpec, batches: list[Batch], cron=None, policy=None, promotion=None) -> str:
+    """The journal's name for this replay (lib/journal.py): the same stream under the same settings."""
+    return journal.fingerprint(spec, batches, cron=cron, policy=policy, promotion=promotion)
+
+
 def play(
     paths: StatePaths,
     spec: DatasetSpec,
@@ -63,26 +68,65 @@ def play(
     cron: str | None = None,
     policy: dict | None = None,
     promotion: dict | None = None,
+    resume: bool = False,
 ) -> dict:
     """Land each batch's features, then (one tick later) its labels; return the report.
 
     A run that fails by an error (not a blocking check stopping a bad batch or candidate) ends
     the replay with RunFailed, naming the run, its step and the error; the report written so
-    far lists it under `failed_runs`."""
+    far lists it under `failed_runs`. After every tick the journal (lib/journal.py) records how
+    far the replay got; with `resume` the replay goes on after the journal's last completed tick,
+    once lib/recovery.py has set straight what the crash left (orphaned runs are run again)."""
     from cl_assets.defs import build_defs
+    from cl_assets.lib import recovery
 
     quiet_third_party_env()
     started = time.perf_counter()
+    batches = list(batches)
+    name = fingerprint(spec, batches, cron, policy, promotion)
+    entry = journal.read(paths.home) if resume else None
+    if resume and (entry is None or entry.get("fingerprint") != name):
+        raise ValueError(f"{paths.home}: no journal of this replay to resume")
     paths.prepare()
     spec.save(paths.dataset_spec)
     if policy is not None:  # RetrainPolicy fields; build_defs reads them from the state folder
         paths.retrain_policy.write_text(json.dumps(policy) + "\n")
     if promotion is not None:  # PromotionPolicy fields, likewise
         paths.promotion_policy.write_text(json.dumps(promotion) + "\n")
-    driver = Driver(build_defs(paths, cron=cron), instance_for(paths), log=echo)
+    defs = build_defs(paths, cron=cron)
+    driver = Driver(defs, instance_for(paths), log=echo)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     rows: list[dict] = []
     pending: tuple[Batch, list[str], int | None] | None = None
+    done = 0
+    carried: list = []  # runs a crash cut short, done again: they belong to the tick that is redone
+    if entry is not None:
+        registered = defs.resources["model_registry"].registered_model
+        recovered = recovery.recover(paths, registered, driver.instance)
+        for line in recovered.lines():
+            echo(f"recovered: {line}")
+        done, rows = int(entry["ticks_done"]), list(entry["rows"])
+        if entry.get("pending"):
+            index, runs, champion = entry["pending"]
+            pending = (batches[index], list(runs), champion)
+        driver.restore(entry["driver"])
+        echo(f"resuming the replay: {journal.describe(entry)}\n")
+        carried.extend(driver.rerun(recovered.orphaned_runs))
+    index_of = {b.batch_id: i for i, b in enumerate(batches)}
+
+    def record(ticks_done: int, finished: bool = False) -> None:
+        journal.write(
+            paths.home,
+            {
+                "fingerprint": name,
+                "ticks": len(batches) + 1,
+                "ticks_done": ticks_done,
+                "finished": finished,
+                "rows": rows,
+                "pending": [index_of[pending[0].batch_id], pending[1], pending[2]] if pending else None,
+                "driver": driver.state(),
+            },
+        )
 
     def finish(batch: Batch, retrain_runs: list[str], champion: int | None) -> None:
         with warehouse.connect(paths.warehouse, read_only=True) as con:
@@ -106,7 +150,8 @@ def play(
         return result
 
     def tick(now: datetime) -> tuple[list[str], int | None]:
-        launched = driver.tick(now)
+        launched = carried + driver.tick(now)
+        carried.clear()
         failed = [r for r in launched if r.failure]
         if failed:  # stop: what follows would describe a loop that did not run as reported
             write(
@@ -120,25 +165,30 @@ def play(
         with warehouse.connect(paths.warehouse, read_only=True) as con:
             return [r.run_id for r in launched if r.job_name == "retrain_job"], timeline.champion_version(con)
 
-    previous: Batch | None = None
-    for batch in batches:
+    def land_labels(batch: Batch) -> None:
+        landing.write(batch.rows[[spec.id_column, spec.target]], paths.landing / "labels" / f"{batch.batch_id}.csv")
+
+    if entry is None:
+        record(0)  # from the first tick on, the same command resumes this replay
+    for k, batch in enumerate(batches):
+        if k < done:
+            continue
         landing.write(batch.rows.drop(columns=[spec.target]), paths.landing / "batches" / f"{batch.batch_id}.csv")
-        if previous is not None:
-            landing.write(
-                previous.rows[[spec.id_column, spec.target]], paths.landing / "labels" / f"{previous.batch_id}.csv"
-            )
+        if k > 0:
+            land_labels(batches[k - 1])
+        failpoints.reached("tick")
         retrain_runs, champion = tick(batch.time)
         if pending:
             finish(*pending)
         pending = (batch, retrain_runs, champion)
-        previous = batch
-    if previous is not None:
-        landing.write(
-            previous.rows[[spec.id_column, spec.target]], paths.landing / "labels" / f"{previous.batch_id}.csv"
-        )
-        retrain_runs, champion = tick(previous.time + timedelta(days=1))
+        record(k + 1)
+    if batches and done <= len(batches):
+        land_labels(batches[-1])
+        retrain_runs, champion = tick(batches[-1].time + timedelta(days=1))
         batch, earlier_runs, _ = pending
         finish(batch, earlier_runs + retrain_runs, champion)
+        pending = None
+        record(len(batches) + 1, finished=True)
     return write({"batches": rows, "failed_runs": [], "summary": summary(rows, time.perf_counter() - started)})
 
 

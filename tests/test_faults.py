@@ -81,6 +81,48 @@ def _final_state(home: Path) -> dict:
         }
 
 
+def _whole_state(home: Path) -> dict:
+    """_final_state and every other decision of the loop: training sets, candidates, reports,
+    promotions, drift, trials; audit rows (validations, deliveries, check results) as distinct
+    facts, since a run done again after a crash validates its delivery again. Ids drawn from
+    the event log (trigger and report ids hash run keys that name storage ids) are left out."""
+    with warehouse.connect(StatePaths(home).warehouse, read_only=True) as con:
+
+        def rows(sql: str) -> list[dict]:
+            return warehouse.fetch_records(con, sql)
+
+        state = {
+            **_final_state(home),
+            "deliveries": rows("select distinct batch_id, asset, rows, status from batch_deliveries order by all"),
+            "triggers": rows(
+                "select kind, batch_id, training_set_version, model_version, promoted from retrain_triggers order by all"
+            ),
+            "training_sets": rows(
+                "select version, batches, rows_train, rows_holdout from training_set_versions order by all"
+            ),
+            "training_rows": rows("select version, count(*) as n from training_sets group by all order by all"),
+            "candidates": rows("select model_version, training_set_version, params from candidate_models order by all"),
+            "holdout_scores": rows("select model_version, count(*) as n from holdout_scores group by all order by all"),
+            "trials": rows("select model_version, count(*) as n from tuning_trials group by all order by all"),
+            "reports": rows("select candidate_version, champion_version, passed from gate_decisions order by all"),
+            "report_rows": rows(
+                "select candidate_version, count(*) as n from evaluation_reports group by all order by all"
+            ),
+            "promotions": rows("select action, model_version, champion_version from promotions order by all"),
+            "drift": rows(
+                "select batch_id, feature, slice, drifted, round(statistic, 9) as s from drift_metrics order by all"
+            ),
+            "checks": rows("select distinct batch_id, check_name, passed from check_results order by all"),
+            "labels": rows("select batch_id, count(*) as n from labels group by all order by all"),
+        }
+    from mlflow import MlflowClient
+
+    paths = StatePaths(home)
+    alias = MlflowClient(paths.mlflow_tracking_uri).get_model_version_by_alias("cl_model", "champion")
+    state["champion_alias"] = int(alias.version)
+    return state
+
+
 def _runs(home: Path) -> list[dg.DagsterRun]:
     instance = dg.DagsterInstance.from_config(str(StatePaths(home).dagster_home))
     return list(instance.get_runs())
@@ -167,11 +209,18 @@ def test_a_run_that_fails_ends_the_replay_naming_the_run_the_step_and_the_error(
     assert "batches," not in done.stdout  # no summary line as if the loop had run
 
 
-def test_a_reader_hammering_the_folder_breaks_no_run(tmp_path):
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory) -> Path:
+    """The demo played undisturbed: what every disturbed run must end up equal to."""
+    home = tmp_path_factory.mktemp("alone")
+    done = _cl(home, *DEMO, "--report", str(home / "report.json"))
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def test_a_reader_hammering_the_folder_breaks_no_run(tmp_path, alone):
     """Readers wait for the writer and the writer for them: with a reader in and out of the
     warehouse all along, every run succeeds and the loop decides exactly what it decides alone."""
-    alone = tmp_path / "alone"
-    assert _cl(alone, *DEMO).returncode == 0
     home, stop, out = tmp_path / "state", tmp_path / "stop", tmp_path / "reader.json"
     reader = subprocess.Popen(
         [sys.executable, "-c", HAMMER, str(StatePaths(home).warehouse), str(stop), str(out)],
@@ -193,3 +242,30 @@ def test_a_reader_hammering_the_folder_breaks_no_run(tmp_path):
     seen = json.loads(out.read_text())
     assert seen["errors"] == [] and seen["reads"] >= 5, seen
     assert _final_state(home) == _final_state(alone)
+
+
+@pytest.mark.parametrize("point", ["ingest", "tuning", "registration", "promotion", "drift"])
+def test_a_replay_killed_at_any_point_resumes_to_the_state_of_an_undisturbed_one(tmp_path, alone, point):
+    """kill -9 of the whole process group at a point of the loop (lib/failpoints.py), then the same
+    command again: it resumes (orphaned runs marked failed and run again, MLflow runs ended, the
+    champion alias set from DuckDB), and the loop's state and report equal the undisturbed run's."""
+    home, report = tmp_path / "state", tmp_path / "report.json"
+    command = [sys.executable, "-m", "cl_assets.cli", *DEMO, "--home", str(home), "--report", str(report)]
+    killed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CL_FAILPOINT": point},
+        start_new_session=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming the replay" in again.stdout
+    assert [r for r in _runs(home) if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)] == []
+    ours, theirs = _whole_state(home), _whole_state(alone)
+    for table in theirs:
+        assert ours[table] == theirs[table], table
+    mine, undisturbed = json.loads(report.read_text()), json.loads((alone / "report.json").read_text())
+    assert mine["batches"] == undisturbed["batches"] and mine["failed_runs"] == []

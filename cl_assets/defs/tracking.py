@@ -17,7 +17,7 @@ from dagster_mlflow.resources import CONFIG_SCHEMA
 from mlflow.entities import Metric, Param, RunTag
 
 from cl_assets.defs.resources import ModelRegistry
-from cl_assets.lib import markdown, tuning
+from cl_assets.lib import failpoints, markdown, tuning
 
 # `cl demo` / `cl replay` print this logger's records (trial n of N) while a candidate is tuned.
 PROGRESS = logging.getLogger("cl_assets.progress")
@@ -66,6 +66,7 @@ class TrialLogger:
             tags={"mlflow.parentRunId": self.parent, **self.tags, "cl.warm_start": str(trial.warm).lower()},
             run_name=f"trial {trial.number}",
         )
+        failpoints.reached("tuning")  # the trial's run exists, RUNNING
         metrics = {
             "validation_log_loss": trial.loss,
             **{f"validation_{k}": v for k, v in trial.metrics.items() if v is not None and k != "log_loss"},

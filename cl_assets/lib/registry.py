@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,8 +32,9 @@ def pip_requirements() -> list[str]:
     return [f"scikit-learn=={sklearn.__version__}", f"xgboost=={xgboost.__version__}", f"mlflow=={mlflow.__version__}"]
 
 
-def log_and_register(model, input_example, registered_model: str) -> int:
-    """Log the pipeline in the active MLflow run and register it; returns the new version."""
+def log_and_register(model, input_example, registered_model: str, tags: dict[str, str] | None = None) -> int:
+    """Log the pipeline in the active MLflow run and register it (the version carries `tags`);
+    returns the new version."""
     from mlflow.models import infer_signature
 
     signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
@@ -53,9 +55,38 @@ def log_and_register(model, input_example, registered_model: str) -> int:
             registered_model, description="Candidates of the cl_assets loop; @champion serves."
         )
     version = client.create_model_version(
-        registered_model, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
+        registered_model, source=info.model_uri, run_id=info.run_id, model_id=info.model_id, tags=tags
     )
     return int(version.version)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registered version and the parameters its MLflow run logged."""
+
+    version: int
+    run_id: str
+    params: dict[str, str]
+
+
+def registered_for(tracking_uri: str, registered_model: str, trigger_id: str) -> Registered | None:
+    """The newest version registered for a retrain trigger (tag `cl.trigger_id`), if any."""
+    client = MlflowClient(tracking_uri)
+    quoted = registered_model.replace("'", "''")
+    try:
+        versions = client.search_model_versions(f"name = '{quoted}'")
+    except mlflow.exceptions.MlflowException:
+        return None
+    mine = [v for v in versions if (v.tags or {}).get("cl.trigger_id") == trigger_id]
+    if not mine:
+        return None
+    newest = max(mine, key=lambda v: int(v.version))
+    params = client.get_run(newest.run_id).data.params if newest.run_id else {}
+    return Registered(int(newest.version), newest.run_id, dict(params))
+
+
+def delete_version(tracking_uri: str, registered_model: str, version: int) -> None:
+    MlflowClient(tracking_uri).delete_model_version(registered_model, str(version))
 
 
 def set_alias(tracking_uri: str, registered_model: str, alias: str, version: int) -> None:

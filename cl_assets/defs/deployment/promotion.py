@@ -18,7 +18,7 @@ from pydantic import Field
 from cl_assets.defs.deployment.champion import current
 from cl_assets.defs.evaluation.checks import latest_decision
 from cl_assets.defs.resources import ModelRegistry, PromotionMode, PromotionPolicy, Warehouse
-from cl_assets.lib import modeling, promotion, registry
+from cl_assets.lib import failpoints, modeling, promotion, registry
 from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, query
 
 CHAMPION_ACTIONS = ("promoted", "approved", "canary_promoted", "rolled_back")
@@ -279,6 +279,23 @@ def _record(con, decision: Decision, champion: dict | None, mode: str, run_id: s
         con.execute("update retrain_triggers set promoted = true where trigger_id = ?", [decision.trigger_id])
 
 
+def _already_decided(con, decision: Decision) -> str | None:
+    """The promotion already recorded for this gate decision (same report, same action), if any."""
+    if decision.report_id is None:
+        return None
+    row = fetch_one(
+        con,
+        "select promotion_id from promotions where report_id = ? and action = ? order by decided_at limit 1",
+        [decision.report_id, decision.action],
+    )
+    return row["promotion_id"] if row else None
+
+
+def decided_previous(con, promotion_id: str) -> int | None:
+    row = fetch_one(con, "select champion_version from promotions where promotion_id = ?", [promotion_id])
+    return None if row is None or row["champion_version"] is None else int(row["champion_version"])
+
+
 @dg.asset(
     deps=["evaluation_report"],
     group_name="deployment",
@@ -311,12 +328,27 @@ def champion_model(
             decision = decide(con, config, champion)
             decision.actor = config.by or context.run.tags.get("user") or "unknown"
     version = decision.version
-    if decision.changes_champion:
-        model_registry.set_alias(registry.CHAMPION, version)
+    # DuckDB first, in one transaction, then the aliases: a crash in between leaves DuckDB saying
+    # what was decided, and the next writer moves the alias there (lib/recovery.py).
+    with warehouse.connect() as con:
+        decided = _already_decided(con, decision) if config.action == PromotionAction.GATE else None
+        if decided is None:
+            con.execute("begin transaction")
+            _record(con, decision, champion, promotion_policy.mode.value, context.run.run_id)
+            con.execute("commit")
+        else:  # a re-executed run (resumed after a crash): the decision stands as recorded
+            context.log.info(f"{decision.action} of version {version} was recorded already ({decided})")
+            if decision.changes_champion and decision.action != "rolled_back":  # its trigger's row was written again
+                con.execute("update retrain_triggers set promoted = true where trigger_id = ?", [decision.trigger_id])
+            champion = fetch_one(
+                con, "select * from champion_history where model_version = ? limit 1", [decided_previous(con, decided)]
+            )
+        after = current(con)
+    failpoints.reached("promotion")  # decided in DuckDB, the alias not yet moved
+    if after is not None:
+        model_registry.set_alias(registry.CHAMPION, int(after["model_version"]))
     if decision.action in ("promoted", "approved", "canary_promoted", "canary_rolled_back"):
         model_registry.delete_alias(registry.CHALLENGER, version)
-    with warehouse.connect() as con:
-        _record(con, decision, champion, promotion_policy.mode.value, context.run.run_id)
     previous = 0 if champion is None else int(champion["model_version"])
     metadata = {
         "decision": decision.action,

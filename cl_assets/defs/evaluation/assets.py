@@ -1,19 +1,19 @@
 """The evaluation report: candidate and champion judged on the same holdout rows."""
 
 import base64
+import hashlib
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
 import dagster as dg
 import pandas as pd
 
-from cl_assets.defs.deployment.champion import current, learned_ids
+from cl_assets.defs.deployment.champion import champion_for, learned_ids
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionGate, Warehouse
 from cl_assets.defs.training.assets import candidate_model, latest_candidate
-from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling, paired
+from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling, paired, triggers
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, query
 
 MODEL_SUITE = "evaluation_report"
@@ -140,7 +140,7 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         candidate = latest_candidate(con)
-        champion = current(con)
+        champion = champion_for(con, triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"])
         sets = _eval_sets(con, candidate, champion, promotion_gate.forgetting_rows)
         judged = dict(
             con.execute(
@@ -183,7 +183,11 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     errors = _difference_errors(scored_sets) if "champion" in scored_sets else None
     verdict = gate.judge(results["candidate"], results.get("champion"), promotion_gate.rules(), short or {}, errors)
     passed, reasons = verdict.passed, verdict.reasons
-    report_id = f"report-{uuid.uuid4().hex[:8]}"
+    # one report per candidate, champion and trigger: a re-executed run (resumed after a crash)
+    # replaces its own report instead of adding a second one
+    trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
+    key = f"{models['candidate']}:{models.get('champion')}:{trigger_id}"
+    report_id = f"report-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
     subject = f"candidate v{models['candidate']}"
     checked = records.Delivery(
         "evaluation_report", report_id, subject, report_id, None, context.run.run_id, subject=f"{subject} ({report_id})"
@@ -227,6 +231,10 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
         ]
     )
     with warehouse.connect() as con:
+        con.execute("begin transaction")
+        for table in ("evaluation_reports", "gate_rules", "gate_decisions"):
+            con.execute(f"delete from {table} where report_id = ?", [report_id])
+        con.execute("delete from validation_results where delivery_id = ?", [checked.delivery_id])
         records.record_validation(con, checked, suite, outcomes)
         append_rows(
             con,
@@ -273,6 +281,7 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
                 "plot_png": png,
             },
         )
+        con.execute("commit")
     image = base64.b64encode(png).decode()
     hold = results["candidate"][gate.HOLDOUT][modeling.OVERALL]
     yield dg.MaterializeResult(

@@ -11,7 +11,7 @@ from cl_assets.defs.deployment.assets import predictions, reference_profile
 from cl_assets.defs.deployment.promotion import canary_state
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Compute, Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
-from cl_assets.lib import concept, drift, estimation, markdown, modeling, reference, refit, windows
+from cl_assets.lib import concept, drift, estimation, failpoints, markdown, modeling, reference, refit, windows
 from cl_assets.lib import drift_report as drift_report_lib
 from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows
 
@@ -64,6 +64,7 @@ def drift_metrics(
         categorical=spec.categorical,
         score_column="score",
     ).assign(batch_id=batch_id, reference_version=version, profile_id=profile_id, computed_at=datetime.now())
+    failpoints.reached("drift")
     with warehouse.connect() as con:
         replace_rows(con, "drift_metrics", frame, "batch_id", batch_id)
     overall = frame[frame["slice"] == drift.ALL].sort_values("effect", ascending=False)

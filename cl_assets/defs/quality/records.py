@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cl_assets.lib import contracts, expectations
+from cl_assets.lib import contracts, expectations, failpoints
 from cl_assets.lib.warehouse import append_row, append_rows
 
 STORE_RULE = "rows_storable"
@@ -225,6 +225,7 @@ def settle(
     if not broken and store is not None:
         try:
             store(con)
+            failpoints.reached("ingest")  # the rows stored, the delivery's fate not yet written
         except duckdb.Error as exc:
             detail = str(exc).strip().splitlines()[0]
             broken = [(STORE_RULE, None, f"{delivery.who}: its rows could not be stored beside earlier ones: {detail}")]

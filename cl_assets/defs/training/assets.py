@@ -9,10 +9,10 @@ from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from cl_assets.defs import tracking
-from cl_assets.defs.deployment.champion import current, learned_ids
+from cl_assets.defs.deployment.champion import champion_for, learned_ids
 from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
 from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
-from cl_assets.lib import composition, estimation, markdown, modeling, registry, triggers, tuning, windows
+from cl_assets.lib import composition, estimation, failpoints, markdown, modeling, registry, triggers, tuning, windows
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query, replace_rows
 
 RECIPE = composition.Recipe()  # the defaults of TrainingSetConfig
@@ -210,7 +210,7 @@ def training_set(
         trigger = _trigger(context, con)
         trigger_id = trigger["trigger_id"]
         labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
-        champion = current(con)
+        champion = champion_for(con, trigger_id)
         champion_version = champion["model_version"] if champion else None
         learned = learned_ids(con, champion)
         inherited = _window_floor(con, champion)
@@ -267,7 +267,12 @@ def training_set(
     counts = frame.groupby("split").size().to_dict()
     batches = sorted(frame["batch_id"].unique().tolist())
     with warehouse.connect() as con:
-        version = con.execute("select coalesce(max(version), 0) + 1 from training_set_versions").fetchall()[0][0]
+        # a re-executed run (resumed after a crash) composes its trigger's version again, in place
+        prior = fetch_one(con, "select max(version) as v from training_set_versions where trigger_id = ?", [trigger_id])
+        version = prior["v"] if prior and prior["v"] is not None else None
+        if version is None:
+            version = con.execute("select coalesce(max(version), 0) + 1 from training_set_versions").fetchall()[0][0]
+        con.execute("delete from training_set_versions where version = ?", [version])
         frame.insert(0, "version", version)
         replace_rows(con, "training_sets", frame, "version", version)
         append_row(
@@ -349,6 +354,11 @@ def candidate_model(
     with warehouse.connect(read_only=True) as con:
         trigger_id = _trigger(context, con)["trigger_id"]
         version = con.execute("select max(version) from training_set_versions").fetchall()[0][0]
+        done = fetch_one(
+            con,
+            "select * from candidate_models where trigger_id = ? and training_set_version = ?",
+            [trigger_id, version],
+        )
         frame = fetch_df(con, "select * from training_sets where version = ?", [version])
         earlier = [
             json.loads(r[0])
@@ -356,6 +366,15 @@ def candidate_model(
                 "select params from candidate_models order by trained_at desc limit ?", [config.warm_start]
             ).fetchall()
         ]
+    if done is not None:  # a re-executed run (resumed after a crash): this candidate was made already
+        context.log.info(f"candidate v{done['model_version']} of trigger {trigger_id} was recorded already")
+        mlflow.end_run()
+        with warehouse.connect() as con:  # retrain_trigger wrote its row again: it names the candidate again
+            con.execute(
+                "update retrain_triggers set model_version = ? where trigger_id = ?",
+                [done["model_version"], trigger_id],
+            )
+        return _recorded_candidate(done, model_registry)
     train, holdout = frame[frame["split"] == "train"], frame[frame["split"] == "holdout"]
     refit = config.refit_with_holdout and not holdout.empty
     warm = earlier or ([modeling.DEFAULT_PARAMS] if config.warm_start else [])
@@ -408,7 +427,21 @@ def candidate_model(
             }
         )
         example = modeling.inputs(train.head(5), spec)
-        model_version = registry.log_and_register(model, example, model_registry.registered_model)
+        # a re-executed run finds the version its killed attempt registered: the same model (same
+        # parameters from the same seed) is adopted, another is discarded
+        orphan = registry.registered_for(model_registry.tracking_uri, model_registry.registered_model, trigger_id)
+        if orphan is not None and all(orphan.params.get(k) == str(v) for k, v in params.items()):
+            model_version, run_id = orphan.version, orphan.run_id
+            mlf.set_tags({"cl.adopted_version": str(model_version)})
+            context.log.info(f"adopted v{model_version}, registered for this trigger by a run that did not finish")
+        else:
+            if orphan is not None:
+                registry.delete_version(model_registry.tracking_uri, model_registry.registered_model, orphan.version)
+            model_version = registry.log_and_register(
+                model, example, model_registry.registered_model, tags={"cl.trigger_id": trigger_id}
+            )
+            run_id = parent.run_id
+        failpoints.reached("registration")  # registered in MLflow, not yet recorded in DuckDB
         mlf.end_run()
     except Exception:
         mlf.end_run(status="FAILED")
@@ -424,7 +457,7 @@ def candidate_model(
             {
                 "model_version": model_version,
                 "registered_model": model_registry.registered_model,
-                "mlflow_run_id": parent.run_id,
+                "mlflow_run_id": run_id,
                 "trigger_id": trigger_id,
                 "training_set_version": version,
                 "params": params,
@@ -443,7 +476,7 @@ def candidate_model(
         metadata={
             "model_version": model_version,
             "model_uri": f"models:/{model_registry.registered_model}/{model_version}",
-            "mlflow_run_id": parent.run_id,
+            "mlflow_run_id": run_id,
             "training_set_version": version,
             "refit_with_holdout": refit,
             "params": dg.MetadataValue.json(params),
@@ -458,6 +491,23 @@ def candidate_model(
             ),
             "trials": dg.MetadataValue.md(progress.table() if config.search else "no search (fixed parameters)"),
             **{f"holdout_{k}": v for k, v in holdout_metrics.items() if v is not None},
+        }
+    )
+
+
+def _recorded_candidate(row: dict, model_registry: ModelRegistry) -> dg.MaterializeResult:
+    """The materialization of a candidate recorded by an earlier attempt of the same run."""
+    version = int(row["model_version"])
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "model_uri": f"models:/{model_registry.registered_model}/{version}",
+            "mlflow_run_id": row["mlflow_run_id"],
+            "training_set_version": int(row["training_set_version"]),
+            "refit_with_holdout": bool(row["refit_with_holdout"]),
+            "params": dg.MetadataValue.json(json.loads(row["params"])),
+            "tuning": dg.MetadataValue.json(json.loads(row["tuning"])),
+            "resumed": "recorded by an earlier attempt of this run; not trained again",
         }
     )
 
