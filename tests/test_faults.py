@@ -120,6 +120,8 @@ def _whole_state(home: Path) -> dict:
     paths = StatePaths(home)
     alias = MlflowClient(paths.mlflow_tracking_uri).get_model_version_by_alias("cl_model", "champion")
     state["champion_alias"] = int(alias.version)
+    versions = MlflowClient(paths.mlflow_tracking_uri).search_model_versions("name = 'cl_model'")
+    state["unrecorded"] = sorted(int(v.version) for v in versions if "cl.unrecorded" in (v.tags or {}))
     return state
 
 
@@ -263,6 +265,12 @@ def test_a_replay_killed_at_any_point_resumes_to_the_state_of_an_undisturbed_one
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming the replay" in again.stdout
+    said = {
+        "tuning": "MLflow run(s) left RUNNING as KILLED",  # the trial and its parent
+        "registration": "tagged registered version(s) no candidate_models row records: v1",
+        "promotion": "MLflow alias 'champion' set to what champion_history says (v- -> v2)",
+    }
+    assert "marked 1 orphaned Dagster run(s) failed" in again.stdout and said.get(point, "") in again.stdout
     assert [r for r in _runs(home) if r.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING)] == []
     ours, theirs = _whole_state(home), _whole_state(alone)
     for table in theirs:

@@ -10,8 +10,9 @@ folder's writer lock, so nothing else is running and whatever looks in progress 
 - the MLflow alias `champion` is set to what DuckDB's `champion_history` says (DuckDB is the
   truth: champion_model writes the decision there first, then moves the alias).
 
-Registered versions that no `candidate_models` row records are left for the retrain that
-registered them: candidate_model adopts the version when it is re-executed.
+- registered versions that no `candidate_models` row records are tagged `cl.unrecorded` (the
+  registry shows them for what they are); the retrain that registered them adopts the version
+  when it is run again (candidate_model), which removes the tag.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Recovered:
     orphaned_runs: list[str] = field(default_factory=list)
     killed_mlflow_runs: list[str] = field(default_factory=list)
     champion_alias: str | None = None  # "v1 -> v2" when the alias had to follow DuckDB
+    unrecorded_versions: list[int] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
@@ -46,6 +48,9 @@ class Recovered:
             )
         if self.killed_mlflow_runs:
             out.append(f"ended {len(self.killed_mlflow_runs)} MLflow run(s) left RUNNING as KILLED")
+        if self.unrecorded_versions:
+            shown = ", ".join(f"v{v}" for v in self.unrecorded_versions)
+            out.append(f"tagged registered version(s) no candidate_models row records: {shown} (cl.unrecorded)")
         if self.champion_alias:
             out.append(f"MLflow alias 'champion' set to what champion_history says ({self.champion_alias})")
         return out
@@ -103,6 +108,28 @@ def champion_alias(tracking_uri: str, registered_model: str, champion_version: i
     return f"v{marked if marked is not None else '-'} -> v{champion_version if champion_version is not None else '-'}"
 
 
+UNRECORDED_TAG = "cl.unrecorded"
+
+
+def unrecorded_versions(tracking_uri: str, registered_model: str, recorded: set[int]) -> list[int]:
+    """Tag the registered versions DuckDB does not record (a run died between the two)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    quoted = registered_model.replace("'", "''")
+    try:
+        versions = client.search_model_versions(f"name = '{quoted}'")
+    except mlflow.exceptions.MlflowException:
+        return []
+    tagged = []
+    for v in versions:
+        if int(v.version) not in recorded and (v.tags or {}).get(UNRECORDED_TAG) != "true":
+            client.set_model_version_tag(registered_model, v.version, UNRECORDED_TAG, "true")
+            tagged.append(int(v.version))
+    return sorted(tagged)
+
+
 def recover(paths, registered_model: str = "cl_model", instance: dg.DagsterInstance | None = None) -> Recovered:
     """Set straight what a crash left in the state folder `paths` (the caller holds its writer lock)."""
     from cl_assets.lib import warehouse
@@ -121,6 +148,14 @@ def recover(paths, registered_model: str = "cl_model", instance: dg.DagsterInsta
         done.killed_mlflow_runs = killed_mlflow_runs(paths.mlflow_tracking_uri)
         if paths.warehouse.exists():
             with warehouse.connect(paths.warehouse, read_only=True) as con:
+                recorded = (
+                    {
+                        int(r["model_version"])
+                        for r in warehouse.fetch_records(con, "select model_version from candidate_models")
+                    }
+                    if warehouse.table_exists(con, "candidate_models")
+                    else set()
+                )
                 row = (
                     warehouse.fetch_one(
                         con, "select model_version from champion_history order by promoted_at desc limit 1"
@@ -128,6 +163,7 @@ def recover(paths, registered_model: str = "cl_model", instance: dg.DagsterInsta
                     if warehouse.table_exists(con, "champion_history")
                     else None
                 )
+            done.unrecorded_versions = unrecorded_versions(paths.mlflow_tracking_uri, registered_model, recorded)
             done.champion_alias = champion_alias(
                 paths.mlflow_tracking_uri, registered_model, int(row["model_version"]) if row else None
             )

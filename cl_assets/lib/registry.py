@@ -85,6 +85,13 @@ def registered_for(tracking_uri: str, registered_model: str, trigger_id: str) ->
     return Registered(int(newest.version), newest.run_id, dict(params))
 
 
+def untag_version(tracking_uri: str, registered_model: str, version: int, key: str = "cl.unrecorded") -> None:
+    """Remove a tag from a version, if it carries it."""
+    client = MlflowClient(tracking_uri)
+    if key in (client.get_model_version(registered_model, str(version)).tags or {}):
+        client.delete_model_version_tag(registered_model, str(version), key)
+
+
 def delete_version(tracking_uri: str, registered_model: str, version: int) -> None:
     MlflowClient(tracking_uri).delete_model_version(registered_model, str(version))
 

@@ -432,6 +432,7 @@ def candidate_model(
         orphan = registry.registered_for(model_registry.tracking_uri, model_registry.registered_model, trigger_id)
         if orphan is not None and all(orphan.params.get(k) == str(v) for k, v in params.items()):
             model_version, run_id = orphan.version, orphan.run_id
+            registry.untag_version(model_registry.tracking_uri, model_registry.registered_model, model_version)
             mlf.set_tags({"cl.adopted_version": str(model_version)})
             context.log.info(f"adopted v{model_version}, registered for this trigger by a run that did not finish")
         else:
