@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from croniter import croniter
 
+from cl_assets.lib.recovery import ORPHANED_TAG, RESUMES_TAG, RUN_AGAIN_TAG, runs_to_do_again, to_run_again
+
 SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor", "promotion_sensor")
 INTERRUPTED = "DagsterExecutionInterruptedError"
 # Runs' own logs stay in the instance (the UI shows them); the console gets the timeline only.
@@ -53,13 +55,6 @@ class RunFailed(RuntimeError):
 
 CHECK_FAILED = "DagsterAssetCheckFailedError"
 SCHEDULED_TAG = "cl/scheduled_at"  # the schedule tick a run was launched for
-RESUMES_TAG = "cl/resumes"  # on a run that does again what an orphaned run (lib/recovery.py) left half-done
-
-
-def _orphaned(run) -> bool:
-    from cl_assets.lib.recovery import ORPHANED_TAG
-
-    return run.status == dg.DagsterRunStatus.FAILURE and run.tags.get(ORPHANED_TAG) == "true"
 
 
 def failure_of(result: dg.ExecuteInProcessResult) -> dict | None:
@@ -184,18 +179,7 @@ class Driver:
         out = []
         for partition, keys in sorted(by_partition.items(), key=lambda kv: str(kv[0])):
             tags = {"dagster/sensor_name": "automation_sensor", "dagster/from_automation_condition": "true"}
-            run = job.execute_in_process(
-                instance=self.instance,
-                asset_selection=keys,
-                partition_key=partition,
-                tags=tags,
-                run_config=self.logging or None,
-                raise_on_error=False,
-            )
-            stop_if_interrupted(run)
-            out.append(
-                LaunchedRun(run.run_id, job.name, "automation_sensor", partition, run.success, tags, failure_of(run))
-            )
+            out.append(self._launch(job, "automation_sensor", partition, tags, None, keys))
         return out
 
     def _schedules(self, now: datetime) -> list[LaunchedRun]:
@@ -215,54 +199,42 @@ class Driver:
                         out.append(self._execute(request, request.job_name or schedule.job_name, schedule.name, tags))
         return out
 
-    def rerun(self, run_ids: list[str]) -> list[LaunchedRun]:
-        """Run again, to the end and oldest first (`run_ids` newest first, as the run storage
-        lists them), the runs a crash cut short (marked orphaned by
-        lib/recovery.py): same job, partition, assets, config and tags, plus RESUMES_TAG. Sensors
-        need not ask again: a request they regenerate finds its run key done."""
-        internal = ("dagster/run_key_", "dagster/parent_run_id", "dagster/root_run_id")
+    def rerun(self) -> list[LaunchedRun]:
+        """Run again, to the end and oldest first, the failed runs tagged to be run again (lib/
+        recovery.py: orphaned by a crash, or a run a replay stopped on): same job, partition,
+        assets, config and tags, plus RESUMES_TAG. Sensors need not ask again: a request they
+        regenerate finds its run key done."""
         out = []
-        for run in [self.instance.get_run_by_id(r) for r in reversed(run_ids)]:  # the storage lists newest first
-            if not _orphaned(run) or self.instance.get_runs(filters=dg.RunsFilter(tags={RESUMES_TAG: run.run_id})):
-                continue
-            from cl_assets.lib.recovery import ORPHANED_TAG
-
-            tags = {k: v for k, v in run.tags.items() if k != ORPHANED_TAG and not k.startswith(internal)}
+        for run in runs_to_do_again(self.instance):
+            tags = {
+                k: v
+                for k, v in run.tags.items()
+                if k
+                not in (
+                    ORPHANED_TAG,
+                    RUN_AGAIN_TAG,
+                    "dagster/partition",
+                    "dagster/parent_run_id",
+                    "dagster/root_run_id",
+                )
+            }
             tags[RESUMES_TAG] = run.run_id
             job = (
                 self.defs.resolve_implicit_global_asset_job_def()
                 if run.job_name.startswith("__ASSET_JOB")
                 else self.defs.resolve_job_def(run.job_name)
             )
-            config = {**(run.run_config or {}), **self.logging} or None
-            result = job.execute_in_process(
-                instance=self.instance,
-                partition_key=tags.get("dagster/partition"),
-                asset_selection=list(run.asset_selection) if run.asset_selection else None,
-                run_config=config,
-                tags={k: v for k, v in tags.items() if k != "dagster/partition"},
-                raise_on_error=False,
-            )
-            stop_if_interrupted(result)
             launched_by = tags.get("dagster/sensor_name") or tags.get("dagster/schedule_name") or "resume"
-            out.append(
-                LaunchedRun(
-                    result.run_id,
-                    job.name,
-                    launched_by,
-                    tags.get("dagster/partition"),
-                    result.success,
-                    tags,
-                    failure_of(result),
-                )
-            )
+            partition = run.tags.get("dagster/partition")
+            selection = list(run.asset_selection) if run.asset_selection else None
+            out.append(self._launch(job, launched_by, partition, tags, run.run_config, selection))
         return out
 
     def _not_launched_yet(self, tags: dict) -> bool:
-        """No run carries these tags, or only runs a crash cut short (then `tags` gain
-        RESUMES_TAG, naming the run this one does again)."""
+        """No run carries these tags, or only failed runs tagged to be run again (then `tags`
+        gain RESUMES_TAG, naming the run this one does again)."""
         earlier = self.instance.get_runs(filters=dg.RunsFilter(tags=dict(tags)))
-        if any(not _orphaned(r) for r in earlier):
+        if any(not to_run_again(r) for r in earlier):
             return False
         if earlier:
             tags[RESUMES_TAG] = earlier[0].run_id
@@ -270,15 +242,17 @@ class Driver:
 
     def _execute(self, request: dg.RunRequest, job_name: str, launched_by: str, tags: dict) -> LaunchedRun:
         job = self.defs.resolve_job_def(job_name)
-        all_tags = {**request.tags, **tags}
+        return self._launch(job, launched_by, request.partition_key, {**request.tags, **tags}, request.run_config)
+
+    def _launch(self, job, launched_by: str, partition, tags: dict, run_config, selection=None) -> LaunchedRun:
+        """Execute one run in-process against the instance, as the daemon's launcher would."""
         run = job.execute_in_process(
             instance=self.instance,
-            partition_key=request.partition_key,
-            run_config={**(request.run_config or {}), **self.logging} or None,
-            tags=all_tags,
+            partition_key=partition,
+            asset_selection=selection,
+            run_config={**(run_config or {}), **self.logging} or None,
+            tags=tags,
             raise_on_error=False,
         )
         stop_if_interrupted(run)
-        return LaunchedRun(
-            run.run_id, job_name, launched_by, request.partition_key, run.success, all_tags, failure_of(run)
-        )
+        return LaunchedRun(run.run_id, job.name, launched_by, partition, run.success, tags, failure_of(run))

@@ -76,7 +76,8 @@ def play(
     the replay with RunFailed, naming the run, its step and the error; the report written so
     far lists it under `failed_runs`. After every tick the journal (lib/journal.py) records how
     far the replay got; with `resume` the replay goes on after the journal's last completed tick,
-    once lib/recovery.py has set straight what the crash left (orphaned runs are run again)."""
+    once lib/recovery.py has set straight what the crash left: orphaned runs, and the runs a
+    replay stopped on, are run again first."""
     from cl_assets.defs import build_defs
     from cl_assets.lib import recovery
 
@@ -111,7 +112,7 @@ def play(
             pending = (batches[index], list(runs), champion)
         driver.restore(entry["driver"])
         echo(f"resuming the replay: {journal.describe(entry)}\n")
-        carried.extend(driver.rerun(recovered.orphaned_runs))
+        carried.extend(driver.rerun())  # the orphaned runs, and the ones a replay stopped on
     index_of = {b.batch_id: i for i, b in enumerate(batches)}
 
     def record(ticks_done: int, finished: bool = False) -> None:
@@ -154,6 +155,8 @@ def play(
         carried.clear()
         failed = [r for r in launched if r.failure]
         if failed:  # stop: what follows would describe a loop that did not run as reported
+            for run in failed:  # the same command, once the cause is mended, runs them again
+                driver.instance.add_run_tags(run.run_id, {recovery.RUN_AGAIN_TAG: "true"})
             write(
                 {
                     "batches": rows,

@@ -386,10 +386,7 @@ def labels_as_words(s):
 
 
 def labels_of_a_quarantined_batch(s):
-    frame = features(2)
-    frame.loc[10:12, "age"] = 250
-    s.land("batches", "batch_0002.csv", frame)
-    assert not s.ingest("batches", "batch_0002").success
+    assert not s.ingest(*value_out_of_range(s)).success
     s.land("labels", "batch_0002.csv", labels(2))
     return "labels", "batch_0002"
 

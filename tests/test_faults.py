@@ -165,9 +165,11 @@ def test_a_second_writer_is_refused_naming_the_holder_and_the_lock_dies_with_it(
             first.wait()
 
 
-def test_a_run_that_fails_ends_the_replay_naming_the_run_the_step_and_the_error(tmp_path):
+def test_a_run_that_fails_ends_the_replay_naming_the_run_the_step_and_the_error(tmp_path, alone):
     """A reader that never lets go, and a writer told not to wait: the run that cannot open the
-    warehouse fails, and `cl demo` says which run, which step and why, and exits non-zero."""
+    warehouse fails, and `cl demo` says which run, which step and why, and exits non-zero. The
+    same command once the reader is gone resumes, runs the failed run again first, and ends
+    where an undisturbed demo ends."""
     home, stop = tmp_path / "state", tmp_path / "stop"
     holder = subprocess.Popen(
         [
@@ -209,6 +211,14 @@ def test_a_run_that_fails_ends_the_replay_naming_the_run_the_step_and_the_error(
     expected = f"run {run.run_id} of {run.job_name}"
     assert expected in done.stderr and f"failed in step {failed[0]['step']}: WarehouseBusy" in done.stderr
     assert "batches," not in done.stdout  # no summary line as if the loop had run
+
+    again = _cl(home, *DEMO, "--report", str(report))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming the replay" in again.stdout
+    redone = [r for r in _runs(home) if r.tags.get("cl/resumes") == run.run_id]
+    assert [r.status for r in redone] == [dg.DagsterRunStatus.SUCCESS]
+    assert _whole_state(home) == _whole_state(alone)
+    assert json.loads(report.read_text())["batches"] == json.loads((alone / "report.json").read_text())["batches"]
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,18 @@ def test_a_file_that_cannot_be_replayed_is_refused_in_one_line_with_exit_2(tmp_p
     assert not (tmp_path / "state" / "warehouse.duckdb").exists()
 
 
+def test_a_file_given_by_a_symbolic_link_is_read(tmp_path):
+    """The landing folder refuses links; a user's own history behind one is read all the same."""
+    import argparse
+
+    source = tmp_path / "history.csv"
+    source.write_text("x,y\n1,0\n2,1\n")
+    (tmp_path / "link.csv").symlink_to(source)
+    args = argparse.Namespace(target="y", id=None, time=None, slice=None, categorical=[])
+    frame, spec = cli._dataset(tmp_path / "link.csv", args)
+    assert frame["x"].tolist() == [1, 2] and spec.target == "y"
+
+
 def test_a_stream_whose_first_two_batches_are_rejected_carries_on(tmp_path):
     """Nothing stored yet when the first batches are quarantined: the timeline reads no table
     that the first accepted batch creates, no first model is trained on quarantined labels, and

@@ -211,7 +211,7 @@ def raw_view(frame: pd.DataFrame, id_column: str, time_column: str | None) -> pd
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
-def ids_match_stored(view: pd.DataFrame, frame: pd.DataFrame, id_column: str, stored: str | None) -> None:
+def ids_match_stored(frame: pd.DataFrame, id_column: str, stored: str | None) -> None:
     """Ids of the type earlier batches stored: text ids (`r3500`) in a feed of integer ids are a
     changed feed, refused naming the column and the first rows, not a store that fails later."""
     if stored not in INTEGER_TYPES or id_column not in frame.columns:
@@ -223,7 +223,7 @@ def ids_match_stored(view: pd.DataFrame, frame: pd.DataFrame, id_column: str, st
     wrong = ids.notna() & (as_number.isna() | (as_number != as_number.round()))
     if wrong.any():
         rows = list(wrong[wrong].index[:5])
-        shown = ", ".join(f"{view[id_column][r]!r} (row {r + 1})" for r in rows)
+        shown = ", ".join(f"{str(ids[r])!r} (row {r + 1})" for r in rows)
         raise BadFile(
             "id_type_matches_stored",
             f"column '{id_column}' holds {int(wrong.sum())} id(s) that are not integers, e.g. {shown}, "

@@ -272,6 +272,7 @@ def infer_suite(
             )
     for col in spec.numeric:
         values = pd.to_numeric(frame[col], errors="coerce")
+        bound = plausible_bound(values, plausible_factor)
         lo, hi = float(values.min()), float(values.max())
         pad = (hi - lo) * margin or abs(lo) * margin or 1.0
         null_rate = float(values.isna().mean())
@@ -290,8 +291,8 @@ def infer_suite(
                 "(infinity, or a value such as 1e308, is a broken feed, not drift)",
                 check_name=f"{col}_finite_and_plausible",
                 column=col,
-                min_value=-plausible_bound(values, plausible_factor),
-                max_value=plausible_bound(values, plausible_factor),
+                min_value=-bound,
+                max_value=bound,
             ),
             exp(
                 "expect_column_values_to_be_between",

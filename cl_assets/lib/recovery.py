@@ -4,7 +4,8 @@ A writer (`cl demo`, `cl replay`, `cl backtest`, `cl dev`) calls `recover` once 
 folder's writer lock, so nothing else is running and whatever looks in progress is dead:
 
 - Dagster runs left STARTED (or queued, starting, canceling) are marked failed and tagged
-  `cl/orphaned`, so the UI shows them ended and a resumed replay knows to run them again, and
+  `cl/orphaned` and `cl/run_again` (which a replay also puts on a run it stopped on), so the
+  UI shows them ended and a resumed replay runs them again first (`runs_to_do_again`), and
   the pool slots (`duckdb`) that finished runs still claim are freed;
 - MLflow runs left RUNNING are ended as KILLED;
 - the MLflow alias `champion` is set to what DuckDB's `champion_history` says (DuckDB is the
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 ORPHANED_TAG = "cl/orphaned"
+# on a failed run a resumed replay runs again: an orphaned one, or one a replay stopped on
+RUN_AGAIN_TAG = "cl/run_again"
+RESUMES_TAG = "cl/resumes"  # on the run that does again what such a run left undone
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -60,7 +64,7 @@ def orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark every run still in progress failed: with the writer lock held, its process is dead."""
     ended = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
-        instance.add_run_tags(run.run_id, {ORPHANED_TAG: "true"})
+        instance.add_run_tags(run.run_id, {ORPHANED_TAG: "true", RUN_AGAIN_TAG: "true"})
         instance.report_run_failed(
             instance.get_run_by_id(run.run_id),
             message="orphaned: the process that ran it died (found when the state folder was next opened)",
@@ -72,6 +76,21 @@ def orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
         if run is None or run.is_finished:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     return ended
+
+
+def to_run_again(run) -> bool:
+    """A failed run that a resumed replay does again (tagged RUN_AGAIN_TAG)."""
+    return run.status == dg.DagsterRunStatus.FAILURE and run.tags.get(RUN_AGAIN_TAG) == "true"
+
+
+def runs_to_do_again(instance: dg.DagsterInstance) -> list:
+    """The runs tagged to be run again that no later run has done again yet, oldest first."""
+    tagged = instance.get_runs(filters=dg.RunsFilter(tags={RUN_AGAIN_TAG: "true"}))  # newest first
+    return [
+        r
+        for r in reversed(tagged)
+        if to_run_again(r) and not instance.get_runs(filters=dg.RunsFilter(tags={RESUMES_TAG: r.run_id}), limit=1)
+    ]
 
 
 def killed_mlflow_runs(tracking_uri: str) -> list[str]:
@@ -113,17 +132,13 @@ UNRECORDED_TAG = "cl.unrecorded"
 
 def unrecorded_versions(tracking_uri: str, registered_model: str, recorded: set[int]) -> list[int]:
     """Tag the registered versions DuckDB does not record (a run died between the two)."""
-    import mlflow
     from mlflow import MlflowClient
 
+    from cl_assets.lib import registry
+
     client = MlflowClient(tracking_uri)
-    quoted = registered_model.replace("'", "''")
-    try:
-        versions = client.search_model_versions(f"name = '{quoted}'")
-    except mlflow.exceptions.MlflowException:
-        return []
     tagged = []
-    for v in versions:
+    for v in registry.versions(tracking_uri, registered_model):
         if int(v.version) not in recorded and (v.tags or {}).get(UNRECORDED_TAG) != "true":
             client.set_model_version_tag(registered_model, v.version, UNRECORDED_TAG, "true")
             tagged.append(int(v.version))

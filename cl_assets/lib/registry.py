@@ -69,15 +69,19 @@ class Registered:
     params: dict[str, str]
 
 
+def versions(tracking_uri: str, registered_model: str) -> list:
+    """Every version of the registered model (none before the first registration)."""
+    quoted = registered_model.replace("'", "''")
+    try:
+        return list(MlflowClient(tracking_uri).search_model_versions(f"name = '{quoted}'"))
+    except mlflow.exceptions.MlflowException:
+        return []
+
+
 def registered_for(tracking_uri: str, registered_model: str, trigger_id: str) -> Registered | None:
     """The newest version registered for a retrain trigger (tag `cl.trigger_id`), if any."""
     client = MlflowClient(tracking_uri)
-    quoted = registered_model.replace("'", "''")
-    try:
-        versions = client.search_model_versions(f"name = '{quoted}'")
-    except mlflow.exceptions.MlflowException:
-        return None
-    mine = [v for v in versions if (v.tags or {}).get("cl.trigger_id") == trigger_id]
+    mine = [v for v in versions(tracking_uri, registered_model) if (v.tags or {}).get("cl.trigger_id") == trigger_id]
     if not mine:
         return None
     newest = max(mine, key=lambda v: int(v.version))

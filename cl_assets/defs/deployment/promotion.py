@@ -340,9 +340,8 @@ def champion_model(
             context.log.info(f"{decision.action} of version {version} was recorded already ({decided})")
             if decision.changes_champion and decision.action != "rolled_back":  # its trigger's row was written again
                 con.execute("update retrain_triggers set promoted = true where trigger_id = ?", [decision.trigger_id])
-            champion = fetch_one(
-                con, "select * from champion_history where model_version = ? limit 1", [decided_previous(con, decided)]
-            )
+            previous = decided_previous(con, decided)
+            champion = None if previous is None else {"model_version": previous}
         after = current(con)
     failpoints.reached("promotion")  # decided in DuckDB, the alias not yet moved
     if after is not None:

@@ -140,7 +140,8 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         candidate = latest_candidate(con)
-        champion = champion_for(con, triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"])
+        trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
+        champion = champion_for(con, trigger_id)
         sets = _eval_sets(con, candidate, champion, promotion_gate.forgetting_rows)
         judged = dict(
             con.execute(
@@ -185,7 +186,6 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     passed, reasons = verdict.passed, verdict.reasons
     # one report per candidate, champion and trigger: a re-executed run (resumed after a crash)
     # replaces its own report instead of adding a second one
-    trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
     key = f"{models['candidate']}:{models.get('champion')}:{trigger_id}"
     report_id = f"report-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
     subject = f"candidate v{models['candidate']}"

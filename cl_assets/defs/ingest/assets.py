@@ -148,7 +148,7 @@ def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
             if clash:
                 raise contracts.BadFile("reserved_columns", f"columns {clash} use names reserved by cl_assets")
             view = contracts.raw_view(frame, spec.id_column, spec.time_column)
-            contracts.ids_match_stored(view, frame, spec.id_column, stored_type(con, "raw_batches", spec.id_column))
+            contracts.ids_match_stored(frame, spec.id_column, stored_type(con, "raw_batches", spec.id_column))
             return view, _raw_parameters(con, view, spec.id_column, delivery, landing_zone)
 
         def store(con, delivery, frame, view):

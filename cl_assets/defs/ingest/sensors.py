@@ -49,19 +49,21 @@ def _unchanged(entry: list, path, batch_sig: str | None = None) -> tuple[bool, s
     return entry[1] == sig and entry[2] == batch_sig, sig
 
 
-def _batch_delivery(context, seen: dict, batch_id: str) -> tuple[str | None, bool]:
-    """The signature of the batch's newest delivery and whether its ingest run has finished."""
+def _batch_deliveries(seen: dict) -> dict[str, str]:
+    """Each batch's newest delivery, as the run key of its ingest run, from the cursor."""
+    out = {}
     for key, value in seen.items():
         kind, _, name = key.partition("/")
-        if kind != "batches" or landing.batch_id_for_key(key) != batch_id or not name.endswith(LANDING_FORMATS):
-            continue
-        sig = _entry(value)[1]
-        runs = context.instance.get_runs(
-            filters=dg.RunsFilter(tags={"dagster/sensor_name": "landing_sensor", "dagster/run_key": f"{key}:{sig}"}),
-            limit=1,
-        )
-        return sig, bool(runs) and runs[0].is_finished
-    return None, False
+        if kind == "batches" and name.endswith(LANDING_FORMATS) and (batch_id := landing.batch_id_for_key(key)):
+            out[batch_id] = f"{key}:{value[1]}"
+    return out
+
+
+def _finished(context, run_key: str) -> bool:
+    runs = context.instance.get_runs(
+        filters=dg.RunsFilter(tags={"dagster/sensor_name": "landing_sensor", "dagster/run_key": run_key}), limit=1
+    )
+    return bool(runs) and runs[0].is_finished
 
 
 @dg.sensor(
@@ -87,21 +89,23 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing_zone: Landing) -
     refused: list[dg.AssetObservation] = []
     requests: list[dg.RunRequest] = []
     for kind, job in (("batches", BATCH_JOB), ("labels", LABELS_JOB)):
+        delivered = _batch_deliveries(seen) if kind == "labels" else {}
         for path in _landed(landing_zone.folder(kind)):
             key, batch_id = f"{kind}/{path.name}", landing.batch_id_for(path)
-            entry = seen.get(key, [None, None, None])
-            batch_sig = None
+            entry = list(seen.get(key, [None, None, None]))  # written back only once decided
+            batch_run, batch_sig = None, None
             if kind == "labels" and batch_id is not None and path.suffix in LANDING_FORMATS:
-                batch_sig, finished = _batch_delivery(context, seen, batch_id)
-                if batch_sig is None or batch_id not in known:
+                batch_run = delivered.get(batch_id)
+                if batch_run is None or batch_id not in known:
                     context.log.info(f"labels for batch '{batch_id}' wait until the batch itself lands")
                     continue
-                if not finished:
-                    context.log.info(f"labels for batch '{batch_id}' wait until the batch's ingest run finishes")
-                    continue
+                batch_sig = batch_run.rpartition(":")[2]
             same, sig = _unchanged(entry, path, batch_sig)
             if same:
                 seen[key] = entry
+                continue
+            if batch_run is not None and not _finished(context, batch_run):  # asked only for new labels
+                context.log.info(f"labels for batch '{batch_id}' wait until the batch's ingest run finishes")
                 continue
             reason = None
             if path.suffix not in LANDING_FORMATS:

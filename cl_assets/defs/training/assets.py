@@ -268,8 +268,9 @@ def training_set(
     batches = sorted(frame["batch_id"].unique().tolist())
     with warehouse.connect() as con:
         # a re-executed run (resumed after a crash) composes its trigger's version again, in place
-        prior = fetch_one(con, "select max(version) as v from training_set_versions where trigger_id = ?", [trigger_id])
-        version = prior["v"] if prior and prior["v"] is not None else None
+        version = fetch_one(
+            con, "select max(version) as v from training_set_versions where trigger_id = ?", [trigger_id]
+        )["v"]
         if version is None:
             version = con.execute("select coalesce(max(version), 0) + 1 from training_set_versions").fetchall()[0][0]
         con.execute("delete from training_set_versions where version = ?", [version])
