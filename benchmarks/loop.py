@@ -40,9 +40,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from cl_assets import playback
 from cl_assets.defs import build_defs
 from cl_assets.lib import landing, scenario
+from cl_assets.replay import playback
 from cl_assets.settings import StatePaths, quiet_third_party_env
 
 STAGES = {

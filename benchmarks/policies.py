@@ -73,8 +73,8 @@ def frame_of(name: str) -> tuple[pd.DataFrame, list[str], list[str], str]:
         numeric = [c for c in data.columns if c not in ("day", "rain")]
         return data, numeric, [], "rain"
     if name == "story":
-        from cl_assets import playback
         from cl_assets.lib import scenario
+        from cl_assets.replay import playback
 
         spec = scenario.spec()
         parts = playback.scenario_batches(scenario.DEFAULT_BATCHES, scenario.DEFAULT_ROWS, scenario.DEFAULT_STREAM_SEED)

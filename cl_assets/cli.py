@@ -58,9 +58,10 @@ def _writer(paths: StatePaths, command: str):
 
 def _reset(paths: StatePaths, reset: bool, replay: str | None = None) -> bool:
     """Refuse a folder that holds a loop's state, or with `reset` empty it; the caller holds the
-    writer lock, whose file stays. A folder whose journal (lib/journal.py) names the same
+    writer lock, whose file stays. A folder whose journal (replay/journal.py) names the same
     `replay` (its fingerprint) and is not finished is resumed instead: returns True then."""
-    from cl_assets.lib import journal, writer_lock
+    from cl_assets.lib import writer_lock
+    from cl_assets.replay import journal
 
     if reset and paths.home.exists():
         writer_lock.clear(paths.home)
@@ -171,8 +172,8 @@ def _dataset(path: Path, args: argparse.Namespace):
 
 
 def demo(args: argparse.Namespace) -> None:
-    from cl_assets import playback
     from cl_assets.lib import scenario
+    from cl_assets.replay import playback
 
     policy = _policy(args.policy)
     paths = StatePaths.resolve(args.home)
@@ -189,8 +190,8 @@ def demo(args: argparse.Namespace) -> None:
 
 def _replay_batches(args: argparse.Namespace, batch_rows: int):
     """A user's file cut into batches, and the raw-batch suite proposed from the first."""
-    from cl_assets import playback
     from cl_assets.lib import expectations
+    from cl_assets.replay import playback
 
     frame, spec = _dataset(Path(args.file), args)
     batches = playback.file_batches(frame, spec, batch_rows, datetime(2026, 1, 1, 12))
@@ -207,7 +208,7 @@ def _keep_suite(paths: StatePaths, suite: dict) -> None:
 
 
 def _policy(text: str):
-    from cl_assets.defs.resources import RetrainPolicy
+    from cl_assets.defs.triggers.policy import RetrainPolicy
 
     try:
         return RetrainPolicy.parse(text)
@@ -216,7 +217,7 @@ def _policy(text: str):
 
 
 def _promotion(text: str):
-    from cl_assets.defs.resources import PromotionPolicy
+    from cl_assets.defs.deployment.policy import PromotionPolicy
 
     try:
         return PromotionPolicy.parse(text)
@@ -225,7 +226,7 @@ def _promotion(text: str):
 
 
 def replay(args: argparse.Namespace) -> None:
-    from cl_assets import playback
+    from cl_assets.replay import playback
 
     policy = _policy(args.policy)
     promotion = _promotion(args.promotion)
@@ -247,7 +248,7 @@ def replay(args: argparse.Namespace) -> None:
 
 def _play_job(job: tuple[tuple[str, int], tuple]) -> tuple[tuple[str, int], dict]:
     """A worker's task: ((label, seed), _play_policy's arguments) -> ((label, seed), summary)."""
-    from cl_assets.driver import RunFailed
+    from cl_assets.replay.driver import RunFailed
 
     key, args = job
     try:
@@ -292,8 +293,8 @@ def _play_policy(home: Path, spec, batches, suite: dict, policy: dict, threads: 
     """One policy's replay in its own state folder (a worker process when policies run side by
     side), its model fits on `threads` threads from base seed `seed`; the folder keeps the replay's
     own report (`replay.json`, as `cl replay --report` writes it: every batch, why each retrain ran)."""
-    from cl_assets import playback
     from cl_assets.lib import backtest as lib
+    from cl_assets.replay import playback
 
     paths = StatePaths(home)
     _reset(paths, True)
@@ -420,7 +421,7 @@ def _backtest_batches(args: argparse.Namespace):
         if not args.target:
             sys.exit("backtest FILE needs --target, the 0/1 label column")
         return (*_replay_batches(args, args.batch_rows or 1000), Path(args.file).name)
-    from cl_assets import playback
+    from cl_assets.replay import playback
 
     given = [f"--{name}" for name in ("target", "time", "id", "slice") if getattr(args, name)]
     if given or args.categorical:
@@ -473,8 +474,8 @@ def _run_by_hand(
     fails, unless `gate_may_reject` and a blocking check stopped it (a rejected candidate is an outcome)."""
     import dagster as dg
 
-    from cl_assets import playback
     from cl_assets.defs import build_defs
+    from cl_assets.replay import playback
 
     defs = build_defs(paths)
     job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
@@ -561,9 +562,9 @@ def approve_retrain(args: argparse.Namespace) -> None:
     who approved it and why; prints the trigger record and what became of the candidate."""
     import getpass
 
-    from cl_assets import playback
     from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
     from cl_assets.lib import warehouse
+    from cl_assets.replay import playback
 
     paths = _state(args)
     if not args.reason.strip():
@@ -603,9 +604,9 @@ def approve_retrain(args: argparse.Namespace) -> None:
 def pending(args: argparse.Namespace) -> None:
     """What waits for a person: retrains held for approval (RetrainPolicy.approval) and challengers
     held for promotion (PromotionPolicy 'manual'), oldest first, each with the command that acts on it."""
-    from cl_assets import playback
     from cl_assets.defs.triggers.approvals import awaiting_approval
     from cl_assets.lib import triggers, warehouse
+    from cl_assets.replay import playback
 
     paths = _state(args)
     held = awaiting_approval(playback.instance_for(paths))
@@ -725,7 +726,7 @@ def dev(args: argparse.Namespace) -> None:
     env = {**os.environ, HOME_ENV: str(paths.home), "DAGSTER_HOME": str(paths.dagster_home)}
     command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     with _writer(paths, "cl dev") as lock:
-        from cl_assets.lib import recovery
+        from cl_assets.replay import recovery
 
         for line in recovery.recover(paths).lines():  # what a crashed replay left, before the daemon sees it
             print(f"recovered: {line}")
@@ -894,7 +895,7 @@ def main(argv: list[str] | None = None) -> None:
         lock_wait_s()
     except ValueError as bad:
         sys.exit(str(bad))
-    from cl_assets.driver import RunFailed
+    from cl_assets.replay.driver import RunFailed
 
     try:
         args.func(args)

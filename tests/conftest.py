@@ -10,8 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cl_assets import cli, playback
+from cl_assets import cli
 from cl_assets.lib import scenario, warehouse
+from cl_assets.replay import playback
 from cl_assets.settings import StatePaths
 
 # The built-in story, compressed so the whole loop runs in about a minute and a half.

@@ -19,8 +19,9 @@ import pytest
 
 from cl_assets.defs.features.assets import sql_model_assets, suites_for
 from cl_assets.defs.ingest.assets import batch_labels_asset, raw_batches_asset
+from cl_assets.defs.ingest.landing_zone import Landing
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import Dataset, Landing, Warehouse
+from cl_assets.defs.resources import Dataset, Warehouse
 from cl_assets.lib import landing, scenario, warehouse
 from cl_assets.settings import StatePaths
 

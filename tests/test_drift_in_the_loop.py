@@ -6,9 +6,10 @@ import json
 import dagster as dg
 import pytest
 
-from cl_assets import cli, playback
+from cl_assets import cli
 from cl_assets.defs import build_defs
 from cl_assets.lib import drift, scenario
+from cl_assets.replay import playback
 from tests.conftest import SHORT_ROWS, LoopRun, play_quietly
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -9,9 +9,10 @@ import dagster as dg
 import pytest
 from mlflow import MlflowClient
 
-from cl_assets import cli, playback
+from cl_assets import cli
 from cl_assets.defs import build_defs
 from cl_assets.lib import modeling, promotion, registry, scenario, warehouse
+from cl_assets.replay import playback
 from cl_assets.settings import StatePaths
 from tests.conftest import play_quietly, read_pending
 

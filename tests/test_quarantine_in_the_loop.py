@@ -4,8 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from cl_assets import playback
 from cl_assets.lib import scenario, warehouse
+from cl_assets.replay import playback
 from cl_assets.settings import StatePaths
 
 
@@ -51,8 +51,8 @@ def test_labels_naming_unknown_ids_are_quarantined_without_a_failing_run(tmp_pat
     from datetime import timedelta
 
     from cl_assets.defs import build_defs
-    from cl_assets.driver import Driver
     from cl_assets.lib import landing
+    from cl_assets.replay.driver import Driver
 
     paths = StatePaths.resolve(tmp_path)
     stream = list(playback.scenario_batches(4, 400, seed=5))

@@ -8,12 +8,13 @@ import shutil
 import dagster as dg
 import pytest
 
-from cl_assets import playback
 from cl_assets.defs import build_defs
 from cl_assets.defs.monitoring import assets as monitoring
 from cl_assets.defs.monitoring import checks as monitors
-from cl_assets.defs.resources import MonitoringPolicy, RetrainPolicy
+from cl_assets.defs.monitoring.policy import MonitoringPolicy
+from cl_assets.defs.triggers.policy import RetrainPolicy
 from cl_assets.lib import modeling, warehouse, windows
+from cl_assets.replay import playback
 from cl_assets.settings import StatePaths
 from tests.conftest import LoopRun
 

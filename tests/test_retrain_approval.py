@@ -9,10 +9,11 @@ import dagster as dg
 import mlflow
 import pytest
 
-from cl_assets import cli, playback
+from cl_assets import cli
 from cl_assets.defs import build_defs
 from cl_assets.defs.triggers.approvals import AWAITING, awaiting_approval
 from cl_assets.lib import scenario, triggers, warehouse
+from cl_assets.replay import playback
 from cl_assets.settings import StatePaths
 from tests.conftest import SHORT_ROWS, SHORT_STORY, read_pending
 

@@ -11,29 +11,24 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     """Every asset, check, job, sensor, schedule and resource, bound to one state folder."""
     from cl_assets.defs import jobs
     from cl_assets.defs.deployment import assets as deployment
+    from cl_assets.defs.deployment.policy import PromotionPolicy
     from cl_assets.defs.deployment.promotion import champion_model
     from cl_assets.defs.deployment.sensors import promotion_sensor
     from cl_assets.defs.evaluation import assets as evaluation
     from cl_assets.defs.evaluation import checks as gate
+    from cl_assets.defs.evaluation.policy import PromotionGate
     from cl_assets.defs.features.assets import sql_model_assets, suites_for
     from cl_assets.defs.ingest import assets as ingest
+    from cl_assets.defs.ingest.landing_zone import Landing
     from cl_assets.defs.ingest.sensors import landing_sensor
     from cl_assets.defs.monitoring import assets as monitoring
     from cl_assets.defs.monitoring import checks as monitors
-    from cl_assets.defs.resources import (
-        Compute,
-        Dataset,
-        Landing,
-        ModelRegistry,
-        MonitoringPolicy,
-        PromotionGate,
-        PromotionPolicy,
-        RetrainMode,
-        RetrainPolicy,
-        Warehouse,
-    )
+    from cl_assets.defs.monitoring.policy import MonitoringPolicy
+    from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
     from cl_assets.defs.tracking import tracking_resource
     from cl_assets.defs.training import assets as training
+    from cl_assets.defs.triggers.assets import retrain_trigger
+    from cl_assets.defs.triggers.policy import RetrainMode, RetrainPolicy
     from cl_assets.defs.triggers.schedules import periodic_retrain_schedule
     from cl_assets.defs.triggers.sensors import automation_sensor, retrain_sensor
 
@@ -56,7 +51,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             ingest.raw_batches_asset(dataset.suite(ingest.RAW_SUITE)),
             ingest.batch_labels_asset(dataset.suite(ingest.LABELS_SUITE)),
             *sql_model_assets(suites_for(dataset)),
-            training.retrain_trigger,
+            retrain_trigger,
             training.training_set,
             training.candidate_model,
             evaluation.evaluation_report_asset(dataset.suite(evaluation.MODEL_SUITE)),

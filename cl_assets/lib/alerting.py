@@ -178,3 +178,46 @@ def limited(state: AlertState, policy: AlertPolicy, check: str | None = None) ->
             f"{spent} retrains in the last {policy.budget_window_batches} batches; the budget is {policy.budget}",
         )
     return None
+
+
+# What the retrain sensor does on a tick, after `observe`: the holds that apply to checks that
+# fired (a retrain already running; a canary, whose verdict answers the incident first), and the
+# one action it takes. The first model is trained before anything else, once no retrain runs.
+BOOTSTRAP, CHECKS, VOLUME = "bootstrap", "checks", "volume"
+
+
+def hold_fired(
+    state: AlertState, fired: list[Verdict], *, in_flight: bool, canary: int | None
+) -> tuple[list[Verdict], list[Verdict]]:
+    """(fired, held) once the holds of this tick apply. A held check's incident is reopened, so it
+    may fire again: it was not answered (in flight) or the canary answers it for now."""
+    if in_flight:
+        rule, why = "in_flight", "a retrain is already running"
+    elif canary is not None:
+        rule, why = "canary", f"a canary of version {canary} is running, and its verdict decides first"
+    else:
+        return fired, []
+    for verdict in fired:
+        state.open_incidents.pop(verdict.evaluation.check, None)
+    return [], [Verdict(v.evaluation, False, rule, f"{v.reason}; {why}") for v in fired]
+
+
+def next_action(
+    *, no_champion: bool, in_flight: bool, fired: list[Verdict], volume: bool, canary: int | None
+) -> str | None:
+    """BOOTSTRAP (no champion yet, nothing running), CHECKS (a check fired), VOLUME (new-label
+    volume may be due: it has its own threshold and limits), or None."""
+    if no_champion and not in_flight:
+        return BOOTSTRAP
+    if fired:
+        return CHECKS
+    if volume and not in_flight and canary is None:
+        return VOLUME
+    return None
+
+
+def approval_hold(trigger_id: str) -> str:
+    """What the sensor says of a retrain held for a person (RetrainPolicy.approval). No retrain
+    starts, so neither the cooldown nor the budget counts it; a check's incident stays answered
+    (it asks again after retry_batches, as if rejected)."""
+    return f"retrain {trigger_id} held for a person's approval: cl approve-retrain {trigger_id} --reason ..."

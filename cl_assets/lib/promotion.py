@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 PROMOTE, ROLL_BACK, WAITING = "promote", "roll_back", "waiting"
+CANARY_SHARE = 0.2  # the share of each batch's rows a canary's challenger scores, by default
 
 
 @dataclass(frozen=True)

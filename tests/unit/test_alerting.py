@@ -4,7 +4,17 @@ import json
 
 import pytest
 
-from cl_assets.lib.alerting import AlertPolicy, AlertState, Evaluation, observe
+from cl_assets.lib.alerting import (
+    BOOTSTRAP,
+    CHECKS,
+    VOLUME,
+    AlertPolicy,
+    AlertState,
+    Evaluation,
+    hold_fired,
+    next_action,
+    observe,
+)
 
 POLICY = AlertPolicy(
     m_of_n={"drift_check": (2, 3), "performance_check": (1, 1)},
@@ -148,3 +158,49 @@ def test_a_check_that_needs_zero_breaches_alerts_but_never_triggers():
     assert run("F.FF", policy) == ["not_a_trigger", "", "not_a_trigger", "not_a_trigger"]
     with pytest.raises(ValueError, match="N >= 1"):
         AlertPolicy(m_of_n={"drift_check": (0, 0)})
+
+
+def _fired_once(check: str = "performance_check") -> tuple[AlertState, list]:
+    state = AlertState()
+    verdict = observe(state, POLICY, Evaluation(1, check, "b1", True))
+    assert verdict.fired
+    return state, [verdict]
+
+
+def test_a_fired_check_is_held_while_a_retrain_runs_and_its_incident_reopens():
+    state, fired = _fired_once()
+    kept, held = hold_fired(state, fired, in_flight=True, canary=7)
+    assert kept == [] and [v.rule for v in held] == ["in_flight"]  # in flight decides before the canary
+    assert "already running" in held[0].reason and "performance_check" not in state.open_incidents
+    again = observe(state, POLICY, Evaluation(2, "performance_check", "b2", True))
+    assert again.fired  # not answered: it fires again on the next failure
+
+
+def test_a_fired_check_waits_for_a_running_canary():
+    state, fired = _fired_once()
+    kept, held = hold_fired(state, fired, in_flight=False, canary=7)
+    assert kept == [] and held[0].rule == "canary" and "version 7" in held[0].reason
+
+
+def test_nothing_holds_a_fired_check_when_nothing_runs():
+    state, fired = _fired_once()
+    assert hold_fired(state, fired, in_flight=False, canary=None) == (fired, [])
+    assert "performance_check" in state.open_incidents
+
+
+@pytest.mark.parametrize(
+    ("no_champion", "in_flight", "fired", "volume", "canary", "action"),
+    [
+        (True, False, False, False, None, BOOTSTRAP),
+        (True, True, False, True, None, None),  # the first model is training already
+        (False, False, True, True, None, CHECKS),  # a check outranks new-label volume
+        (False, False, False, True, None, VOLUME),
+        (False, True, False, True, None, None),
+        (False, False, False, True, 3, None),  # a canary's verdict comes first
+        (False, False, False, False, None, None),
+    ],
+)
+def test_the_sensor_takes_one_action_a_tick(no_champion, in_flight, fired, volume, canary, action):
+    verdicts = _fired_once()[1] if fired else []
+    got = next_action(no_champion=no_champion, in_flight=in_flight, fired=verdicts, volume=volume, canary=canary)
+    assert got == action

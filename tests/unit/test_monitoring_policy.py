@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from cl_assets.defs.resources import FeatureDrift, MonitoringPolicy
+from cl_assets.defs.monitoring.policy import FeatureDrift, MonitoringPolicy
 from cl_assets.lib import drift, reference
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cl_assets.defs.resources import PromotionMode, PromotionPolicy
+from cl_assets.defs.deployment.policy import PromotionMode, PromotionPolicy
 from cl_assets.lib import modeling, promotion
 
 RULES = promotion.CanaryRules(batches=2, min_rows=100, max_accuracy_drop=0.01, max_log_loss_increase=0.01)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cl_assets.defs.resources import RetrainMode, RetrainPolicy
+from cl_assets.defs.triggers.policy import RetrainMode, RetrainPolicy
 
 
 @pytest.mark.parametrize(

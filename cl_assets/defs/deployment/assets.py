@@ -7,11 +7,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from cl_assets.defs.deployment.champion import current
+from cl_assets.defs.deployment.policy import PromotionPolicy
 from cl_assets.defs.deployment.promotion import champion_model
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionPolicy, Warehouse
+from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
 from cl_assets.lib import drift, modeling, promotion, reference
+from cl_assets.lib.champion import current
 from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows
 
 

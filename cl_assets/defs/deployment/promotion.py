@@ -15,10 +15,11 @@ from enum import StrEnum
 import dagster as dg
 from pydantic import Field
 
-from cl_assets.defs.deployment.champion import current
+from cl_assets.defs.deployment.policy import PromotionMode, PromotionPolicy
 from cl_assets.defs.evaluation.checks import latest_decision
-from cl_assets.defs.resources import ModelRegistry, PromotionMode, PromotionPolicy, Warehouse
+from cl_assets.defs.resources import ModelRegistry, Warehouse
 from cl_assets.lib import failpoints, modeling, promotion, registry
+from cl_assets.lib.champion import current, of_version
 from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, query
 
 CHAMPION_ACTIONS = ("promoted", "approved", "canary_promoted", "rolled_back")
@@ -170,11 +171,7 @@ def _rollback(con, config: ChampionConfig, champion: dict | None) -> Decision:
     version = int(version)
     if version == current_version:
         raise dg.Failure(f"rollback: version {version} is the current champion")
-    earlier = fetch_one(
-        con,
-        "select * from champion_history where model_version = ? order by promoted_at desc limit 1",
-        [version],
-    )
+    earlier = of_version(con, version)
     if earlier is None:
         raise dg.Failure(f"rollback: version {version} was never champion; only earlier champions can be restored")
     return Decision(
@@ -194,13 +191,7 @@ def canary_state(con, canary: dict, policy: PromotionPolicy) -> tuple[str, list[
     champion = modeling.metrics(rows["label"], rows["champion_score"])
     challenger = modeling.metrics(rows["label"], rows["challenger_score"])
     batches = int(rows["batch_id"].nunique())
-    rules = promotion.CanaryRules(
-        batches=policy.canary_batches,
-        min_rows=policy.canary_min_rows,
-        max_accuracy_drop=policy.canary_max_accuracy_drop,
-        max_log_loss_increase=policy.canary_max_log_loss_increase,
-    )
-    verdict, reasons = promotion.verdict(champion, challenger, batches, rules)
+    verdict, reasons = promotion.verdict(champion, challenger, batches, policy.canary_rules())
     evidence = {
         "canary_id": canary["promotion_id"],
         "labeled_batches": sorted(rows["batch_id"].unique().tolist()),
@@ -329,7 +320,7 @@ def champion_model(
             decision.actor = config.by or context.run.tags.get("user") or "unknown"
     version = decision.version
     # DuckDB first, in one transaction, then the aliases: a crash in between leaves DuckDB saying
-    # what was decided, and the next writer moves the alias there (lib/recovery.py).
+    # what was decided, and the next writer moves the alias there (replay/recovery.py).
     with warehouse.connect() as con:
         decided = _already_decided(con, decision) if config.action == PromotionAction.GATE else None
         if decided is None:

@@ -9,11 +9,12 @@ from datetime import datetime
 import dagster as dg
 import pandas as pd
 
-from cl_assets.defs.deployment.champion import champion_for, learned_ids
+from cl_assets.defs.evaluation.policy import PromotionGate
 from cl_assets.defs.quality import records
-from cl_assets.defs.resources import Dataset, ModelRegistry, PromotionGate, Warehouse
+from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
 from cl_assets.defs.training.assets import candidate_model, latest_candidate
 from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling, paired, triggers
+from cl_assets.lib.champion import champion_for, learned_ids
 from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, query
 
 MODEL_SUITE = "evaluation_report"

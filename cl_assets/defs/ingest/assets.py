@@ -13,9 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from cl_assets.defs.ingest.landing_zone import Landing
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.quality import records
-from cl_assets.defs.resources import Dataset, Landing, Warehouse
+from cl_assets.defs.resources import Dataset, Warehouse
 from cl_assets.lib import contracts, expectations, landing
 from cl_assets.lib.dataset import RESERVED
 from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows, table_exists

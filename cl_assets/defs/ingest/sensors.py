@@ -4,9 +4,9 @@ import json
 
 import dagster as dg
 
+from cl_assets.defs.ingest.landing_zone import LANDING_FORMATS, Landing
 from cl_assets.defs.jobs import ingest_batch_job, ingest_labels_job
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import LANDING_FORMATS, Landing
 from cl_assets.lib import landing
 
 BATCH_JOB, LABELS_JOB = "ingest_batch_job", "ingest_labels_job"

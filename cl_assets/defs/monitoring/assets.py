@@ -8,9 +8,11 @@ import dagster as dg
 import pandas as pd
 
 from cl_assets.defs.deployment.assets import predictions, reference_profile
+from cl_assets.defs.deployment.policy import PromotionPolicy
 from cl_assets.defs.deployment.promotion import canary_state
+from cl_assets.defs.monitoring.policy import MonitoringPolicy
 from cl_assets.defs.partitions import batches
-from cl_assets.defs.resources import Compute, Dataset, MonitoringPolicy, PromotionPolicy, Warehouse
+from cl_assets.defs.resources import Compute, Dataset, Warehouse
 from cl_assets.lib import concept, drift, estimation, failpoints, markdown, modeling, reference, refit, windows
 from cl_assets.lib import drift_report as drift_report_lib
 from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows

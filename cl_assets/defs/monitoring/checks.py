@@ -8,8 +8,10 @@ import dagster as dg
 import pandas as pd
 
 from cl_assets.defs.monitoring.assets import batch_performance, drift_metrics, estimated_performance, refit_impact
+from cl_assets.defs.monitoring.policy import MonitoringPolicy
 from cl_assets.defs.partitions import run_batch
-from cl_assets.defs.resources import MonitoringPolicy, RetrainPolicy, Warehouse
+from cl_assets.defs.resources import Warehouse
+from cl_assets.defs.triggers.policy import RetrainPolicy
 from cl_assets.lib import concept, decay, drift, markdown, modeling, refit
 from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, number, query
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from cl_assets.defs.jobs import retrain_job, retrain_request
-from cl_assets.defs.resources import RetrainMode, RetrainPolicy
 from cl_assets.defs.triggers import approvals
+from cl_assets.defs.triggers.policy import RetrainMode, RetrainPolicy
 from cl_assets.lib import alerting, triggers
 
 SENSOR = "retrain_sensor"
@@ -174,56 +174,24 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         state.retrain_launched(triggered=False)
     evaluations, after = _evaluations(instance, cursor["after"], seen)
     verdicts = [v for e in evaluations if (v := alerting.observe(state, policy, e))]
-    fired = [v for v in verdicts if v.fired]
-    held = [v for v in verdicts if not v.fired]
-    in_flight = instance.get_runs(filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1)
-    if in_flight and fired:
-        for v in fired:  # not launched, so no incident was answered yet
-            state.open_incidents.pop(v.evaluation.check, None)
-        held += [
-            alerting.Verdict(v.evaluation, False, "in_flight", f"{v.reason}; a retrain is already running")
-            for v in fired
-        ]
-        fired = []
+    in_flight = bool(instance.get_runs(filters=dg.RunsFilter(job_name=retrain_job.name, statuses=IN_FLIGHT), limit=1))
     canary = _running_canary(instance)
-    if canary is not None and fired:
-        for v in fired:  # the canary is the answer to the incident for now; its verdict decides
-            state.open_incidents.pop(v.evaluation.check, None)
-        held += [
-            alerting.Verdict(
-                v.evaluation,
-                False,
-                "canary",
-                f"{v.reason}; a canary of version {canary} is running, and its verdict decides first",
-            )
-            for v in fired
-        ]
-        fired = []
-    request, note = None, None
-    if _no_champion_yet(instance) and not in_flight:
-        request = _bootstrap(instance)
-    elif fired:
-        checks = sorted({v.evaluation.check for v in fired})
-        request = retrain_request(
-            f"checks:{fired[-1].evaluation.id}",
-            kind="+".join(checks),
-            reason="; ".join(f"{v.reason}. {v.evaluation.description}" for v in fired),
-            check=",".join(checks),
-            batch=fired[-1].evaluation.batch_id,
-            evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
-        )
-    elif retrain_policy.min_new_labels and not in_flight and canary is None:
-        request, note = _volume(instance, state, policy, retrain_policy.min_new_labels)
+    fired, held = alerting.hold_fired(state, [v for v in verdicts if v.fired], in_flight=in_flight, canary=canary)
+    held = [v for v in verdicts if not v.fired] + held
+    action = alerting.next_action(
+        no_champion=_no_champion_yet(instance),
+        in_flight=in_flight,
+        fired=fired,
+        volume=bool(retrain_policy.min_new_labels),
+        canary=canary,
+    )
+    request, note = _request(instance, action, fired, state, policy, retrain_policy.min_new_labels)
     events = _held(held)
     if request is not None and retrain_policy.approval:
-        # held for a person: no retrain starts, so neither the cooldown nor the budget counts it;
-        # a check's incident stays answered (it asks again after retry_batches, as if rejected).
-        # recorded once (approvals.hold)
         trigger_id = request.tags[triggers.TRIGGER_ID]
-        if (held_request := approvals.hold(instance, request.tags)) is not None:
+        if (held_request := approvals.hold(instance, request.tags)) is not None:  # recorded once
             events.append(held_request)
-        note = f"retrain {trigger_id} held for a person's approval: cl approve-retrain {trigger_id} --reason ..."
-        request = None
+        request, note = None, alerting.approval_hold(trigger_id)
     if request is not None and request.tags.get(triggers.KIND) != "bootstrap":
         state.retrain_launched()
     next_cursor = json.dumps(
@@ -240,6 +208,26 @@ def retrain_sensor(context: dg.SensorEvaluationContext, retrain_policy: RetrainP
         reason = "; ".join(notes) or "no monitoring check failed since the last tick"
         return dg.SensorResult(skip_reason=reason[:1000], cursor=next_cursor, asset_events=events)
     return dg.SensorResult(run_requests=[request], cursor=next_cursor, asset_events=events)
+
+
+def _request(instance, action, fired, state, policy, min_new_labels) -> tuple[dg.RunRequest | None, str | None]:
+    """The retrain request of `action` (alerting.next_action), and a note when volume was held."""
+    if action == alerting.BOOTSTRAP:
+        return _bootstrap(instance), None
+    if action == alerting.CHECKS:
+        checks = sorted({v.evaluation.check for v in fired})
+        request = retrain_request(
+            f"checks:{fired[-1].evaluation.id}",
+            kind="+".join(checks),
+            reason="; ".join(f"{v.reason}. {v.evaluation.description}" for v in fired),
+            check=",".join(checks),
+            batch=fired[-1].evaluation.batch_id,
+            evidence={f"{v.evaluation.check}@{v.evaluation.batch_id}": v.evaluation.evidence for v in fired},
+        )
+        return request, None
+    if action == alerting.VOLUME:
+        return _volume(instance, state, policy, min_new_labels)
+    return None, None
 
 
 def _fixed_policy(instance: dg.DagsterInstance, policy: RetrainPolicy, cursor: dict) -> dg.SensorResult:

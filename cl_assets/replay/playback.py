@@ -13,10 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from cl_assets import timeline
-from cl_assets.driver import Driver, LaunchedRun, RunFailed
-from cl_assets.lib import contracts, failpoints, journal, landing, scenario, warehouse
+from cl_assets.lib import contracts, failpoints, landing, scenario, warehouse
 from cl_assets.lib.dataset import DatasetSpec
+from cl_assets.replay import journal, timeline
+from cl_assets.replay.driver import Driver, LaunchedRun, RunFailed
 from cl_assets.settings import StatePaths, quiet_third_party_env
 
 
@@ -79,7 +79,7 @@ def play(
     once lib/recovery.py has set straight what the crash left: orphaned runs, and the runs a
     replay stopped on, are run again first."""
     from cl_assets.defs import build_defs
-    from cl_assets.lib import recovery
+    from cl_assets.replay import recovery
 
     quiet_third_party_env()
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from croniter import croniter
 
-from cl_assets.lib.recovery import ORPHANED_TAG, RESUMES_TAG, RUN_AGAIN_TAG, runs_to_do_again, to_run_again
+from cl_assets.replay.recovery import ORPHANED_TAG, RESUMES_TAG, RUN_AGAIN_TAG, runs_to_do_again, to_run_again
 
 SENSOR_ORDER = ("landing_sensor", "automation_sensor", "retrain_sensor", "promotion_sensor")
 INTERRUPTED = "DagsterExecutionInterruptedError"
