@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from cl_assets import cli
+from cl_assets.cli.backtest import REPLAY_REPORT
 from cl_assets.lib import warehouse
 from cl_assets.settings import THREADS_ENV
 
@@ -163,7 +164,7 @@ def test_auto_retrains_on_a_monitor_after_the_documented_drift(backtest):
     start = int((days < DRIFT_DAY).sum() // BATCH_ROWS)
     assert start >= 3
     state = home / "backtest" / "auto"
-    replayed = json.loads((state / cli.REPLAY_REPORT).read_text())
+    replayed = json.loads((state / REPLAY_REPORT).read_text())
     accuracy = [b["metrics"]["accuracy"] if b["metrics"] else None for b in replayed["batches"]]
     assert accuracy == report["policies"]["auto"]["accuracy"]
     monitors = ("drift_check", "performance_check")

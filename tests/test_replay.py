@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from cl_assets import cli
+from cl_assets.cli.common import dataset
 from cl_assets.lib import warehouse
 from cl_assets.settings import StatePaths
 
@@ -122,7 +123,7 @@ def test_a_file_given_by_a_symbolic_link_is_read(tmp_path):
     source.write_text("x,y\n1,0\n2,1\n")
     (tmp_path / "link.csv").symlink_to(source)
     args = argparse.Namespace(target="y", id=None, time=None, slice=None, categorical=[])
-    frame, spec = cli._dataset(tmp_path / "link.csv", args)
+    frame, spec = dataset(tmp_path / "link.csv", args)
     assert frame["x"].tolist() == [1, 2] and spec.target == "y"
 
 

@@ -26,7 +26,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.monitoring.policy import MonitoringPolicy
     from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
     from cl_assets.defs.tracking import tracking_resource
-    from cl_assets.defs.training import assets as training
+    from cl_assets.defs.training.candidate import candidate_model
+    from cl_assets.defs.training.training_set import training_set
     from cl_assets.defs.triggers.assets import retrain_trigger
     from cl_assets.defs.triggers.policy import RetrainMode, RetrainPolicy
     from cl_assets.defs.triggers.schedules import periodic_retrain_schedule
@@ -52,8 +53,8 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             ingest.batch_labels_asset(dataset.suite(ingest.LABELS_SUITE)),
             *sql_model_assets(suites_for(dataset)),
             retrain_trigger,
-            training.training_set,
-            training.candidate_model,
+            training_set,
+            candidate_model,
             evaluation.evaluation_report_asset(dataset.suite(evaluation.MODEL_SUITE)),
             champion_model,
             deployment.reference_profile,

@@ -74,12 +74,11 @@ def play(
 
     A run that fails by an error (not a blocking check stopping a bad batch or candidate) ends
     the replay with RunFailed, naming the run, its step and the error; the report written so
-    far lists it under `failed_runs`. After every tick the journal (lib/journal.py) records how
+    far lists it under `failed_runs`. After every tick the journal (replay/journal.py) records how
     far the replay got; with `resume` the replay goes on after the journal's last completed tick,
-    once lib/recovery.py has set straight what the crash left: orphaned runs, and the runs a
+    once replay/recovery.py has set straight what the crash left: orphaned runs, and the runs a
     replay stopped on, are run again first."""
     from cl_assets.defs import build_defs
-    from cl_assets.replay import recovery
 
     quiet_third_party_env()
     started = time.perf_counter()
@@ -95,48 +94,94 @@ def play(
     if promotion is not None:  # PromotionPolicy fields, likewise
         paths.promotion_policy.write_text(json.dumps(promotion) + "\n")
     defs = build_defs(paths, cron=cron)
-    driver = Driver(defs, instance_for(paths), log=echo)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    rows: list[dict] = []
-    pending: tuple[Batch, list[str], int | None] | None = None
+    replay = _Replay(paths, spec, batches, Driver(defs, instance_for(paths), log=echo), name, report, echo, started)
     done = 0
-    carried: list = []  # runs a crash cut short, done again: they belong to the tick that is redone
-    if entry is not None:
-        registered = defs.resources["model_registry"].registered_model
-        recovered = recovery.recover(paths, registered, driver.instance)
-        for line in recovered.lines():
-            echo(f"recovered: {line}")
-        done, rows = int(entry["ticks_done"]), list(entry["rows"])
+    if entry is None:
+        replay.record(0)  # from the first tick on, the same command resumes this replay
+    else:
+        done = replay.resume(entry, defs.resources["model_registry"].registered_model)
+    return replay.run(done)
+
+
+class _Replay:
+    """One replay's progress: the report's rows so far, the batch whose labels the next tick lands
+    (`pending`: the batch, the retrain runs of its tick, the champion then), and the runs a crash cut
+    short, done again in the tick that is redone (`carried`)."""
+
+    def __init__(self, paths, spec, batches, driver, name, report, echo, started):
+        self.paths, self.spec, self.batches, self.driver = paths, spec, batches, driver
+        self.name, self.report, self.echo, self.started = name, report, echo, started
+        self.rows: list[dict] = []
+        self.pending: tuple[Batch, list[str], int | None] | None = None
+        self.carried: list = []
+        self.index_of = {b.batch_id: i for i, b in enumerate(batches)}
+
+    def resume(self, entry: dict, registered_model: str) -> int:
+        """Set straight what the crash left, take the journal's progress; the ticks done."""
+        from cl_assets.replay import recovery
+
+        for line in recovery.recover(self.paths, registered_model, self.driver.instance).lines():
+            self.echo(f"recovered: {line}")
+        self.rows = list(entry["rows"])
         if entry.get("pending"):
             index, runs, champion = entry["pending"]
-            pending = (batches[index], list(runs), champion)
-        driver.restore(entry["driver"])
-        echo(f"resuming the replay: {journal.describe(entry)}\n")
-        carried.extend(driver.rerun())  # the orphaned runs, and the ones a replay stopped on
-    index_of = {b.batch_id: i for i, b in enumerate(batches)}
+            self.pending = (self.batches[index], list(runs), champion)
+        self.driver.restore(entry["driver"])
+        self.echo(f"resuming the replay: {journal.describe(entry)}\n")
+        self.carried.extend(self.driver.rerun())  # the orphaned runs, and the ones a replay stopped on
+        return int(entry["ticks_done"])
 
-    def record(ticks_done: int, finished: bool = False) -> None:
+    def run(self, done: int) -> dict:
+        """Every tick after the first `done`: a batch lands with the labels of the one before it."""
+        batches, spec, landed = self.batches, self.spec, self.paths.landing
+        for k, batch in enumerate(batches):
+            if k < done:
+                continue
+            landing.write(batch.rows.drop(columns=[spec.target]), landed / "batches" / f"{batch.batch_id}.csv")
+            if k > 0:
+                self.land_labels(batches[k - 1])
+            failpoints.reached("tick")
+            retrain_runs, champion = self.tick(batch.time)
+            if self.pending:
+                self.finish(*self.pending)
+            self.pending = (batch, retrain_runs, champion)
+            self.record(k + 1)
+        if batches and done <= len(batches):
+            self.land_labels(batches[-1])
+            retrain_runs, champion = self.tick(batches[-1].time + timedelta(days=1))
+            batch, earlier_runs, _ = self.pending
+            self.finish(batch, earlier_runs + retrain_runs, champion)
+            self.pending = None
+            self.record(len(batches) + 1, finished=True)
+        return self.write({"batches": self.rows, "failed_runs": [], "summary": self.summary()})
+
+    def summary(self) -> dict:
+        return summary(self.rows, time.perf_counter() - self.started)
+
+    def record(self, ticks_done: int, finished: bool = False) -> None:
+        pending = self.pending
         journal.write(
-            paths.home,
+            self.paths.home,
             {
-                "fingerprint": name,
-                "ticks": len(batches) + 1,
+                "fingerprint": self.name,
+                "ticks": len(self.batches) + 1,
                 "ticks_done": ticks_done,
                 "finished": finished,
-                "rows": rows,
-                "pending": [index_of[pending[0].batch_id], pending[1], pending[2]] if pending else None,
-                "driver": driver.state(),
+                "rows": self.rows,
+                "pending": [self.index_of[pending[0].batch_id], pending[1], pending[2]] if pending else None,
+                "driver": self.driver.state(),
             },
         )
 
-    def finish(batch: Batch, retrain_runs: list[str], champion: int | None) -> None:
-        with warehouse.connect(paths.warehouse, read_only=True) as con:
+    def finish(self, batch: Batch, retrain_runs: list[str], champion: int | None) -> None:
+        with warehouse.connect(self.paths.warehouse, read_only=True) as con:
             status = timeline.batch_status(con, batch.batch_id)
             retrained = timeline.retrains(con, retrain_runs)
             rejected = timeline.rejection(con, batch.batch_id)
-        echo(timeline.line(status, retrained, champion, rejected))
+        self.echo(timeline.line(status, retrained, champion, rejected))
         last = retrained[-1] if retrained else None
-        rows.append(
+        self.rows.append(
             {
                 **status,
                 "retrain_triggered": bool(retrained),
@@ -145,54 +190,30 @@ def play(
             }
         )
 
-    def write(result: dict) -> dict:
-        if report:
-            Path(report).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    def write(self, result: dict) -> dict:
+        if self.report:
+            Path(self.report).write_text(json.dumps(result, indent=2, default=str) + "\n")
         return result
 
-    def tick(now: datetime) -> tuple[list[str], int | None]:
-        launched = carried + driver.tick(now)
-        carried.clear()
+    def tick(self, now: datetime) -> tuple[list[str], int | None]:
+        from cl_assets.replay import recovery
+
+        launched = self.carried + self.driver.tick(now)
+        self.carried.clear()
         failed = [r for r in launched if r.failure]
         if failed:  # stop: what follows would describe a loop that did not run as reported
             for run in failed:  # the same command, once the cause is mended, runs them again
-                driver.instance.add_run_tags(run.run_id, {recovery.RUN_AGAIN_TAG: "true"})
-            write(
-                {
-                    "batches": rows,
-                    "failed_runs": [failed_run(r) for r in failed],
-                    "summary": summary(rows, time.perf_counter() - started),
-                }
+                self.driver.instance.add_run_tags(run.run_id, {recovery.RUN_AGAIN_TAG: "true"})
+            self.write(
+                {"batches": self.rows, "failed_runs": [failed_run(r) for r in failed], "summary": self.summary()}
             )
             raise RunFailed(failed[0])
-        with warehouse.connect(paths.warehouse, read_only=True) as con:
+        with warehouse.connect(self.paths.warehouse, read_only=True) as con:
             return [r.run_id for r in launched if r.job_name == "retrain_job"], timeline.champion_version(con)
 
-    def land_labels(batch: Batch) -> None:
-        landing.write(batch.rows[[spec.id_column, spec.target]], paths.landing / "labels" / f"{batch.batch_id}.csv")
-
-    if entry is None:
-        record(0)  # from the first tick on, the same command resumes this replay
-    for k, batch in enumerate(batches):
-        if k < done:
-            continue
-        landing.write(batch.rows.drop(columns=[spec.target]), paths.landing / "batches" / f"{batch.batch_id}.csv")
-        if k > 0:
-            land_labels(batches[k - 1])
-        failpoints.reached("tick")
-        retrain_runs, champion = tick(batch.time)
-        if pending:
-            finish(*pending)
-        pending = (batch, retrain_runs, champion)
-        record(k + 1)
-    if batches and done <= len(batches):
-        land_labels(batches[-1])
-        retrain_runs, champion = tick(batches[-1].time + timedelta(days=1))
-        batch, earlier_runs, _ = pending
-        finish(batch, earlier_runs + retrain_runs, champion)
-        pending = None
-        record(len(batches) + 1, finished=True)
-    return write({"batches": rows, "failed_runs": [], "summary": summary(rows, time.perf_counter() - started)})
+    def land_labels(self, batch: Batch) -> None:
+        rows = batch.rows[[self.spec.id_column, self.spec.target]]
+        landing.write(rows, self.paths.landing / "labels" / f"{batch.batch_id}.csv")
 
 
 def failed_run(run: LaunchedRun) -> dict:

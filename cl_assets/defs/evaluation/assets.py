@@ -12,10 +12,10 @@ import pandas as pd
 from cl_assets.defs.evaluation.policy import PromotionGate
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
-from cl_assets.defs.training.assets import candidate_model, latest_candidate
+from cl_assets.defs.training.candidate import candidate_model, latest_candidate
 from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling, paired, triggers
 from cl_assets.lib.champion import champion_for, learned_ids
-from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, query
+from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query
 
 MODEL_SUITE = "evaluation_report"
 
@@ -107,9 +107,7 @@ def _eval_sets(con, candidate: dict, champion: dict | None, rows: int) -> dict[s
     holdout, its newest batch, and older rows (forgetting)."""
     version = int(candidate["training_set_version"])
     versions = [version] + ([int(champion["training_set_version"])] if champion else [])
-    holdout = fetch_df(
-        con, "select * from training_sets where version = ? and split = 'holdout' and copy = 0", [version]
-    )
+    holdout = fetch_df(con, query("holdout_of"), {"version": version})
     # The training set keeps the champion's rows out of its holdout; a champion promoted (or rolled
     # back to) since it was composed may still have learned some: neither model is judged on them.
     holdout = holdout.loc[~holdout["entity_id"].isin(learned_ids(con, champion))]
@@ -138,53 +136,25 @@ def _difference_errors(scored: dict[str, dict[str, pd.DataFrame]]) -> dict[str, 
 
 
 def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) -> Iterator:
-    spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         candidate = latest_candidate(con)
         trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
         champion = champion_for(con, trigger_id)
         sets = _eval_sets(con, candidate, champion, promotion_gate.forgetting_rows)
-        judged = dict(
-            con.execute(
-                "select entity_id, score from holdout_scores where model_version = ?",
-                [int(candidate["model_version"])],
-            ).fetchall()
-        )
-        short = warehouse_json(
-            con.execute(
-                "select short_slices from training_set_versions where version = ?",
-                [int(candidate["training_set_version"])],
-            ).fetchall()[0][0]
-        )
+        version = {"version": int(candidate["model_version"])}
+        judged = dict(con.execute(query("holdout_scores_of"), version).fetchall())
+        training_set = {"version": int(candidate["training_set_version"])}
+        short = warehouse_json(fetch_one(con, query("short_slices_of"), training_set)["short_slices"])
     models = {"candidate": int(candidate["model_version"])}
     if champion is not None:
         models["champion"] = int(champion["model_version"])
-    results: dict[str, dict[str, dict[str, dict]]] = {}
-    holdout_scores: dict[str, tuple] = {}
-    scored_sets: dict[str, dict[str, pd.DataFrame]] = {}
-    for role, version in models.items():
-        model = model_registry.load(version)
-        results[role] = {}
-        for name, rows in sets.items():
-            if rows.empty:
-                continue
-            if role == "candidate" and name in (gate.HOLDOUT, gate.NEWEST) and judged:
-                # the holdout's scores of the model fitted before it was refitted with the holdout
-                scored = rows.assign(score=rows["entity_id"].astype(str).map(judged).to_numpy(dtype=float))
-                if scored["score"].isna().any():
-                    raise ValueError(
-                        f"candidate v{version}: {int(scored['score'].isna().sum())} of its {name} rows have no "
-                        "score in holdout_scores; its training set and scores disagree, so it cannot be judged"
-                    )
-            else:
-                scored = rows.assign(score=modeling.scores(model, rows, spec))
-            results[role][name] = modeling.metrics_by_slice(scored)
-            scored_sets.setdefault(role, {})[name] = scored
-            if name == gate.HOLDOUT:
-                holdout_scores[role] = (scored["label"].to_numpy(), scored["score"].to_numpy())
-    errors = _difference_errors(scored_sets) if "champion" in scored_sets else None
+    scored = _scored(models, sets, judged, model_registry, dataset.spec())
+    results = {
+        role: {name: modeling.metrics_by_slice(rows) for name, rows in by_set.items()}
+        for role, by_set in scored.items()
+    }
+    errors = _difference_errors(scored) if "champion" in scored else None
     verdict = gate.judge(results["candidate"], results.get("champion"), promotion_gate.rules(), short or {}, errors)
-    passed, reasons = verdict.passed, verdict.reasons
     # one report per candidate, champion and trigger: a re-executed run (resumed after a crash)
     # replaces its own report instead of adding a second one
     key = f"{models['candidate']}:{models.get('champion')}:{trigger_id}"
@@ -193,30 +163,103 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
     checked = records.Delivery(
         "evaluation_report", report_id, subject, report_id, None, context.run.run_id, subject=f"{subject} ({report_id})"
     )
-    # The model's own contract is part of the decision: a candidate that breaks an ERROR
-    # expectation is not promoted, however it compares with the champion.
     outcomes = expectations.validate(model_view(results["candidate"][gate.HOLDOUT]), suite)
+    passed, reasons = _decision(verdict, outcomes, promotion_gate.enforce)
+    holdout_scores = {
+        role: (by_set[gate.HOLDOUT]["label"].to_numpy(), by_set[gate.HOLDOUT]["score"].to_numpy())
+        for role, by_set in scored.items()
+        if gate.HOLDOUT in by_set
+    }
+    against = f"champion v{models['champion']}" if "champion" in models else "no champion"
+    png = evaluation_plots.plot(holdout_scores, f"{subject} vs {against}")
+    rows = _metric_rows(results)
+    text = _markdown(subject, passed, reasons, rows, verdict.rules)
+    decision = {
+        "report_id": report_id,
+        "candidate_version": models["candidate"],
+        "champion_version": models.get("champion"),
+        "passed": passed,
+        "reasons": reasons,
+        "decided_at": datetime.now(),
+        "dagster_run_id": context.run.run_id,
+        "markdown": text,
+        "plot_png": png,
+    }
+    with warehouse.connect() as con:
+        _store(con, decision, rows, verdict.rules, checked, suite, outcomes)
+    image = base64.b64encode(png).decode()
+    yield dg.MaterializeResult(
+        metadata={
+            "report_id": report_id,
+            "candidate_version": models["candidate"],
+            "champion_version": models.get("champion", 0),
+            "gate_passed": passed,
+            "gate_reasons": dg.MetadataValue.json(reasons),
+            "report": dg.MetadataValue.md(f"{text}\n\n![ROC and calibration](data:image/png;base64,{image})"),
+            "eval_set_rows": dg.MetadataValue.json({k: len(v) for k, v in sets.items()}),
+            **{
+                f"{role}_roc_auc": results[role][gate.HOLDOUT][modeling.OVERALL]["roc_auc"]
+                for role in ("candidate", "champion")
+                if role in results
+            },
+        }
+    )
+    yield from records.outcome_results("evaluation_report", checked, suite, outcomes, promotion_gate.enforce)
+    yield from _gate_check_results(verdict, report_id, models["candidate"], promotion_gate.enforce)
+
+
+def _scored(models: dict[str, int], sets, judged: dict, model_registry, spec) -> dict[str, dict[str, pd.DataFrame]]:
+    """role -> eval set -> its rows with each model's score (the empty sets left out). The candidate's
+    holdout scores are those of the model fitted before it was refitted with the holdout."""
+    scored: dict[str, dict[str, pd.DataFrame]] = {}
+    for role, version in models.items():
+        model = model_registry.load(version)
+        scored[role] = {}
+        for name, rows in sets.items():
+            if rows.empty:
+                continue
+            if role == "candidate" and name in (gate.HOLDOUT, gate.NEWEST) and judged:
+                scores = rows.assign(score=rows["entity_id"].astype(str).map(judged).to_numpy(dtype=float))
+                if scores["score"].isna().any():
+                    raise ValueError(
+                        f"candidate v{version}: {int(scores['score'].isna().sum())} of its {name} rows have no "
+                        "score in holdout_scores; its training set and scores disagree, so it cannot be judged"
+                    )
+            else:
+                scores = rows.assign(score=modeling.scores(model, rows, spec))
+            scored[role][name] = scores
+    return scored
+
+
+def _decision(verdict: gate.Verdict, outcomes: list, enforce: bool) -> tuple[bool, list[str]]:
+    """(passed, reasons). The model's own contract is part of the decision: a candidate that breaks
+    an ERROR expectation is not promoted, however it compares with the champion. Not enforced,
+    every candidate passes, and the reason says what the gate would have decided."""
+    passed, reasons = verdict.passed, verdict.reasons
     broken = [f"model suite: {o.describe()}" for o in outcomes if o.blocking]
     if broken:
         passed, reasons = False, broken + (reasons if not passed else [])
-    if not promotion_gate.enforce:
+    if not enforce:
         would = "pass" if passed else "fail: " + "; ".join(reasons)
         passed, reasons = True, [f"gate not enforced (PromotionGate.enforce is off): it would {would}"]
-    now = datetime.now()
-    rows = [
+    return passed, reasons
+
+
+def _metric_rows(results: dict[str, dict[str, dict[str, dict]]]) -> list[dict]:
+    """A row per model role, eval set and slice, with its metrics."""
+    return [
         {"role": role, "eval_set": name, "slice": slice_name, **m}
         for role, by_set in results.items()
         for name, by_slice in by_set.items()
         for slice_name, m in by_slice.items()
     ]
+
+
+def _markdown(subject: str, passed: bool, reasons: list[str], rows: list[dict], rules: list[gate.Rule]) -> str:
     table = pd.DataFrame(rows)[
         ["eval_set", "slice", "role", "rows", "roc_auc", "accuracy", "log_loss", "calibration_error"]
     ].sort_values(["eval_set", "slice", "role"])
-    png = evaluation_plots.plot(
-        holdout_scores,
-        f"{subject} vs {'champion v' + str(models['champion']) if 'champion' in models else 'no champion'}",
-    )
-    text = "\n".join(
+    return "\n".join(
         [
             f"### {subject}: {'PASSED' if passed else 'FAILED'}",
             "",
@@ -228,81 +271,45 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             "",
             "#### Gate rules",
             "",
-            rules_table(verdict.rules),
+            rules_table(rules),
         ]
     )
-    with warehouse.connect() as con:
-        con.execute("begin transaction")
-        for table in ("evaluation_reports", "gate_rules", "gate_decisions"):
-            con.execute(f"delete from {table} where report_id = ?", [report_id])
-        con.execute("delete from validation_results where delivery_id = ?", [checked.delivery_id])
-        records.record_validation(con, checked, suite, outcomes)
-        append_rows(
-            con,
-            "evaluation_reports",
-            pd.DataFrame(
-                [
-                    {
-                        "report_id": report_id,
-                        "candidate_version": models["candidate"],
-                        "champion_version": models.get("champion"),
-                        "model_role": r["role"],
-                        "eval_set": r["eval_set"],
-                        "slice": r["slice"],
-                        "rows": r["rows"],
-                        "accuracy": r["accuracy"],
-                        "roc_auc": r["roc_auc"],
-                        "positive_rate": r.get("positive_rate"),
-                        "log_loss": r["log_loss"],
-                        "calibration_error": r["calibration_error"],
-                        "evaluated_at": now,
-                    }
-                    for r in rows
-                ]
-            ),
-        )
-        if verdict.rules:
-            append_rows(
-                con,
-                "gate_rules",
-                pd.DataFrame([r.as_row() for r in verdict.rules]).assign(report_id=report_id, decided_at=now),
-            )
-        append_row(
-            con,
-            "gate_decisions",
-            {
-                "report_id": report_id,
-                "candidate_version": models["candidate"],
-                "champion_version": models.get("champion"),
-                "passed": passed,
-                "reasons": reasons,
-                "decided_at": now,
-                "dagster_run_id": context.run.run_id,
-                "markdown": text,
-                "plot_png": png,
-            },
-        )
-        con.execute("commit")
-    image = base64.b64encode(png).decode()
-    hold = results["candidate"][gate.HOLDOUT][modeling.OVERALL]
-    yield dg.MaterializeResult(
-        metadata={
+
+
+def _store(con, decision: dict, rows: list[dict], rules: list[gate.Rule], checked, suite, outcomes) -> None:
+    """The report, its rules, its decision and the model suite's validation, in one transaction
+    that first removes what an earlier attempt of the same report stored."""
+    report_id, now = decision["report_id"], decision["decided_at"]
+    con.execute("begin transaction")
+    for table in ("evaluation_reports", "gate_rules", "gate_decisions"):
+        con.execute(query(f"delete_{table}_of_report"), {"report_id": report_id})
+    con.execute(query("delete_validation_results_of_delivery"), {"delivery_id": checked.delivery_id})
+    records.record_validation(con, checked, suite, outcomes)
+    columns = ("rows", "accuracy", "roc_auc", "log_loss", "calibration_error")
+    metrics = [
+        {
             "report_id": report_id,
-            "candidate_version": models["candidate"],
-            "champion_version": models.get("champion", 0),
-            "gate_passed": passed,
-            "gate_reasons": dg.MetadataValue.json(reasons),
-            "report": dg.MetadataValue.md(f"{text}\n\n![ROC and calibration](data:image/png;base64,{image})"),
-            "eval_set_rows": dg.MetadataValue.json({k: len(v) for k, v in sets.items()}),
-            "candidate_roc_auc": hold["roc_auc"],
-            **(
-                {"champion_roc_auc": results["champion"][gate.HOLDOUT][modeling.OVERALL]["roc_auc"]}
-                if "champion" in results
-                else {}
-            ),
+            "candidate_version": decision["candidate_version"],
+            "champion_version": decision["champion_version"],
+            "model_role": r["role"],
+            "eval_set": r["eval_set"],
+            "slice": r["slice"],
+            **{c: r[c] for c in columns},
+            "positive_rate": r.get("positive_rate"),
+            "evaluated_at": now,
         }
-    )
-    yield from records.outcome_results("evaluation_report", checked, suite, outcomes, promotion_gate.enforce)
+        for r in rows
+    ]
+    append_rows(con, "evaluation_reports", pd.DataFrame(metrics))
+    if rules:
+        frame = pd.DataFrame([r.as_row() for r in rules]).assign(report_id=report_id, decided_at=now)
+        append_rows(con, "gate_rules", frame)
+    append_row(con, "gate_decisions", decision)
+    con.execute("commit")
+
+
+def _gate_check_results(verdict: gate.Verdict, report_id: str, candidate: int, enforce: bool) -> Iterator:
+    """The gate's three checks (value, change, coverage), each with its rules."""
     for name in GATE_CHECKS:
         ok, mine = verdict.check(name)
         failed = [r.message for r in mine if not r.passed]
@@ -311,11 +318,11 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
             asset_key="evaluation_report",
             check_name=name,
             passed=ok,
-            severity=dg.AssetCheckSeverity.ERROR if promotion_gate.enforce else dg.AssetCheckSeverity.WARN,
-            description=said if promotion_gate.enforce else f"not enforced (PromotionGate.enforce is off): {said}",
+            severity=dg.AssetCheckSeverity.ERROR if enforce else dg.AssetCheckSeverity.WARN,
+            description=said if enforce else f"not enforced (PromotionGate.enforce is off): {said}",
             metadata={
                 "report_id": report_id,
-                "candidate_version": models["candidate"],
+                "candidate_version": candidate,
                 "rules": dg.MetadataValue.md(rules_table(mine, with_check=False) if mine else "no rule applies"),
             },
         )
