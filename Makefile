@@ -17,8 +17,9 @@ demo: .venv/.synced  ## run the loop over the built-in drifting stream (state in
 test: lint  ## lint, then run the test suite (what CI runs)
 	$(UV) run --locked pytest -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
 
-dev: .venv/.synced  ## open the demo's state in the Dagster UI on http://localhost:3000
+dev: .venv/.synced  ## open the demo's state in the Dagster UI (dg dev) on http://127.0.0.1:3000
 	$(UV) run --locked cl dev
 
-lint: .venv/.synced  ## ruff: lint and formatting
+lint: .venv/.synced  ## ruff (Python: lint and formatting) and sqlfluff (the queries, the SQL models)
 	$(UV) run --locked ruff check cl_assets tests benchmarks && $(UV) run --locked ruff format --check cl_assets tests benchmarks
+	$(UV) run --locked sqlfluff lint --disable-progress-bar dbt_like_sql

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from cl_assets.cli.common import home_arg, writer
 from cl_assets.settings import HOME_ENV, PROJECT_ROOT, StatePaths
@@ -51,22 +52,29 @@ def _run_until_signalled(command: list[str], **popen) -> int:
 def dev(args: argparse.Namespace) -> None:
     """Open the state folder in the Dagster UI (webserver and daemon), on 127.0.0.1 unless --host says otherwise."""
     paths = StatePaths.resolve(args.home).prepare()
-    env = {**os.environ, HOME_ENV: str(paths.home), "DAGSTER_HOME": str(paths.dagster_home)}
-    command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    # dg runs the project's code servers with this interpreter's environment (the one `uv run` made)
+    env = {
+        **os.environ,
+        HOME_ENV: str(paths.home),
+        "DAGSTER_HOME": str(paths.dagster_home),
+        "VIRTUAL_ENV": sys.prefix,
+    }
+    dg = str(Path(sys.executable).with_name("dg"))
+    command = [dg, "dev", "--target-path", str(PROJECT_ROOT), "-h", args.host, "-p", str(args.port)]
     with writer(paths, "cl dev") as lock:
         from cl_assets.replay import recovery
 
         for line in recovery.recover(paths).lines():  # what a crashed replay left, before the daemon sees it
             print(f"recovered: {line}")
         print(f"DAGSTER_HOME={paths.dagster_home} {' '.join(command)}", flush=True)
-        # dagster dev inherits the lock: the folder stays locked while its processes live
+        # dg dev inherits the lock: the folder stays locked while its processes live
         code = _run_until_signalled(command, env=env, cwd=PROJECT_ROOT, pass_fds=(lock,))
     sys.exit(code)
 
 
 def add_commands(sub) -> None:
     """dev."""
-    p = sub.add_parser("dev", help="open the state folder in the Dagster UI (dagster dev)")
+    p = sub.add_parser("dev", help="open the state folder in the Dagster UI (dg dev)")
     p.add_argument("--port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
     p.add_argument("--host", default="127.0.0.1", help="address the UI binds to (default 127.0.0.1: this machine only)")
     home_arg(p)

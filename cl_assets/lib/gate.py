@@ -104,58 +104,12 @@ def judge(
     """Candidate and champion metrics by eval set (holdout, newest, older) and slice. `errors`,
     by eval set, slice and metric: the standard error of the candidate's minus the champion's
     on the same rows (none: the point estimates are compared)."""
-    out: list[Rule] = []
     hold = candidate[HOLDOUT]
     cand = hold[OVERALL]
     if cand["roc_auc"] is None:
         reason = "the holdout has a single class, so ROC AUC cannot be judged"
         return Verdict(False, [reason], [Rule(VALUE, HOLDOUT, OVERALL, "roc_auc", None, None, None, False, reason)])
-    out.append(
-        Rule(
-            VALUE,
-            HOLDOUT,
-            OVERALL,
-            "roc_auc",
-            cand["roc_auc"],
-            None,
-            rules.min_roc_auc,
-            cand["roc_auc"] >= rules.min_roc_auc,
-            f"candidate ROC AUC {cand['roc_auc']:.4f} is below the minimum {rules.min_roc_auc}",
-        )
-    )
-    for name, metrics in hold.items():
-        if name == OVERALL or metrics["roc_auc"] is None or metrics["rows"] < rules.min_slice_rows:
-            continue
-        out.append(
-            Rule(
-                VALUE,
-                HOLDOUT,
-                name,
-                "roc_auc",
-                metrics["roc_auc"],
-                None,
-                rules.min_slice_roc_auc,
-                metrics["roc_auc"] >= rules.min_slice_roc_auc,
-                f"slice '{name}': candidate ROC AUC {metrics['roc_auc']:.4f} is below the slice minimum "
-                f"{rules.min_slice_roc_auc}",
-            )
-        )
-    short = dict(short_slices or {})
-    short.update({n: m["rows"] for n, m in hold.items() if n != OVERALL and m["rows"] < rules.min_slice_rows})
-    for name, rows in sorted(short.items()):
-        out.append(
-            Rule(
-                COVERAGE,
-                HOLDOUT,
-                name,
-                "rows",
-                rows,
-                None,
-                rules.min_slice_rows,
-                not rules.refuse_short_slices,
-                f"slice '{name}' has {rows} holdout rows, fewer than {rules.min_slice_rows}: the gate cannot judge it",
-            )
-        )
+    out = _values(hold, rules) + _coverage(hold, rules, short_slices)
     if champion is not None:
         out += _changes(candidate, champion, rules, errors or {})
     failed = [r.message for r in out if not r.passed]
@@ -175,17 +129,82 @@ def judge(
     return Verdict(True, [summary], out)
 
 
+def _values(hold: dict[str, dict], rules: GateRules) -> list[Rule]:
+    """The value thresholds: the candidate's holdout ROC AUC overall and in every slice with enough rows."""
+    cand = hold[OVERALL]
+    out = [
+        Rule(
+            VALUE,
+            HOLDOUT,
+            OVERALL,
+            "roc_auc",
+            cand["roc_auc"],
+            None,
+            rules.min_roc_auc,
+            cand["roc_auc"] >= rules.min_roc_auc,
+            f"candidate ROC AUC {cand['roc_auc']:.4f} is below the minimum {rules.min_roc_auc}",
+        )
+    ]
+    for name, metrics in hold.items():
+        if name == OVERALL or metrics["roc_auc"] is None or metrics["rows"] < rules.min_slice_rows:
+            continue
+        out.append(
+            Rule(
+                VALUE,
+                HOLDOUT,
+                name,
+                "roc_auc",
+                metrics["roc_auc"],
+                None,
+                rules.min_slice_roc_auc,
+                metrics["roc_auc"] >= rules.min_slice_roc_auc,
+                f"slice '{name}': candidate ROC AUC {metrics['roc_auc']:.4f} is below the slice minimum "
+                f"{rules.min_slice_roc_auc}",
+            )
+        )
+    return out
+
+
+def _coverage(hold: dict[str, dict], rules: GateRules, short_slices: dict[str, int] | None) -> list[Rule]:
+    """Slice coverage: a slice with too few holdout rows (in the training set or here) cannot be judged."""
+    short = dict(short_slices or {})
+    short.update({n: m["rows"] for n, m in hold.items() if n != OVERALL and m["rows"] < rules.min_slice_rows})
+    return [
+        Rule(
+            COVERAGE,
+            HOLDOUT,
+            name,
+            "rows",
+            rows,
+            None,
+            rules.min_slice_rows,
+            not rules.refuse_short_slices,
+            f"slice '{name}' has {rows} holdout rows, fewer than {rules.min_slice_rows}: the gate cannot judge it",
+        )
+        for name, rows in sorted(short.items())
+    ]
+
+
 def _unless(rules: GateRules) -> str:
     return "" if rules.change_confidence is None else f", unless shown at {rules.change_confidence:.0%}"
 
 
 def _changes(candidate: dict, champion: dict, rules: GateRules, errors: dict) -> list[Rule]:
-    out = []
-    cand, champ = candidate[HOLDOUT][OVERALL], champion[HOLDOUT][OVERALL]
+    """The change thresholds against the champion, on the same rows: overall, per slice, and on the
+    newest batch and older rows. `errors`: the paired standard errors, by eval set, slice and metric."""
 
     def se(eval_set: str, name: str, metric: str) -> float | None:
         return errors.get(eval_set, {}).get(name, {}).get(metric)
 
+    return (
+        _overall_changes(candidate[HOLDOUT][OVERALL], champion[HOLDOUT][OVERALL], rules, se)
+        + _slice_changes(candidate[HOLDOUT], champion[HOLDOUT], rules, se)
+        + _other_set_changes(candidate, champion, rules, se)
+    )
+
+
+def _overall_changes(cand: dict, champ: dict, rules: GateRules, se) -> list[Rule]:
+    out = []
     if champ["roc_auc"] is not None:
         error = se(HOLDOUT, OVERALL, "roc_auc")
         margin, shown = _shown(rules, error)
@@ -222,8 +241,13 @@ def _changes(candidate: dict, champion: dict, rules: GateRules, errors: dict) ->
             error,
         )
     )
-    for name, metrics in candidate[HOLDOUT].items():
-        other = champion[HOLDOUT].get(name)
+    return out
+
+
+def _slice_changes(mine: dict[str, dict], theirs: dict[str, dict], rules: GateRules, se) -> list[Rule]:
+    out = []
+    for name, metrics in mine.items():
+        other = theirs.get(name)
         if name == OVERALL or other is None or metrics["rows"] < rules.min_slice_rows:
             continue
         if None in (metrics["roc_auc"], other["roc_auc"]):
@@ -248,6 +272,12 @@ def _changes(candidate: dict, champion: dict, rules: GateRules, errors: dict) ->
                 error,
             )
         )
+    return out
+
+
+def _other_set_changes(candidate: dict, champion: dict, rules: GateRules, se) -> list[Rule]:
+    """The newest batch's holdout rows, and older rows neither model trained on (forgetting)."""
+    out = []
     for eval_set, allowed, what in (
         (NEWEST, rules.max_newest_auc_drop, "the newest batch"),
         (OLDER, rules.max_forgetting_auc_drop, "older rows it did not train on (forgetting)"),

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
+MIGRATIONS = QUERIES / "migrations"  # NNN_what.sql, numbered 1, 2, ... in the order they apply
 
 
 def ident(name: str) -> str:
@@ -83,11 +84,59 @@ def connect(
         if not read_only:
             key = (str(path.resolve()), path.stat().st_ino)
             if key not in _SCHEMA_APPLIED:
-                con.execute(query("schema"))
+                upgrade(con)
                 _SCHEMA_APPLIED.add(key)
         yield con
     finally:
         con.close()
+
+
+@cache
+def migrations() -> tuple[tuple[int, str], ...]:
+    """(version, SQL) of every migration, in order; refuses a gap or a repeated number."""
+    found = sorted((int(path.name.split("_", 1)[0]), path) for path in MIGRATIONS.glob("[0-9]*_*.sql"))
+    if [version for version, _ in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations in {MIGRATIONS} must be numbered 1, 2, ... without gaps: {found}")
+    return tuple((version, path.read_text()) for version, path in found)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version a state folder's warehouse is at (0: made before versions were recorded)."""
+    if not table_exists(con, "schema_version"):
+        return 0
+    return int(con.execute("select coalesce(max(version), 0) from schema_version").fetchall()[0][0])
+
+
+def upgrade(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Bring the warehouse to today's schema, in one transaction: `schema.sql` creates the tables it
+    lacks (a new warehouse gets them all, at the newest version); a warehouse made by an earlier
+    version then gets each migration above its recorded version, in order. Then `views.sql`. A new table
+    needs only `schema.sql`; a new column of a table also needs a migration. Returns the migrations applied."""
+    steps = migrations()
+    newest = steps[-1][0] if steps else 0
+    tables = con.execute("select count(*) from information_schema.tables where table_schema = 'main'").fetchall()
+    at = newest if tables[0][0] == 0 else schema_version(con)
+    if at > newest:
+        raise RuntimeError(
+            f"the warehouse is at schema version {at}, newer than this code's {newest}: upgrade cl_assets"
+        )
+    applied = [version for version, _ in steps if version > at]
+    con.execute("begin transaction")
+    try:
+        con.execute(query("schema"))
+        for version, sql in steps:
+            if version in applied:
+                con.execute(sql)
+        con.execute(query("views"))
+        if not schema_version(con):  # a new warehouse, or one made before versions were recorded
+            applied = applied or [newest]
+        for version in applied:
+            con.execute("insert into schema_version values (?, current_timestamp)", [version])
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return applied
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

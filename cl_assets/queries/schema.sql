@@ -1,6 +1,9 @@
--- Tables of the loop's history whose columns do not depend on the dataset.
--- (Tables holding dataset columns -- raw_batches, staging, features, training sets,
--- the reference profile -- are created from their first rows.)
+-- Today's tables of the loop's history whose columns do not depend on the dataset, as a new
+-- state folder gets them. (Tables holding dataset columns -- raw_batches, staging, features,
+-- training sets, the reference profile -- are created from their first rows.) A folder made by
+-- an earlier version is brought here by the migrations in migrations/, in order; the version
+-- it is at is recorded in schema_version (lib/warehouse.py). The views over these tables are
+-- in views.sql, created once the tables have every column.
 -- Every expectation's result on every delivery, appended (a re-delivery adds rows).
 create table if not exists validation_results (
     batch_id varchar,
@@ -95,7 +98,16 @@ create table if not exists batch_performance (
     log_loss double,
     calibration_error double,
     positive_rate double,
-    computed_at timestamp
+    computed_at timestamp,
+    reference_accuracy double,
+    accuracy_band_low double,
+    reference_roc_auc double,
+    roc_auc_band_low double,
+    reference_positive_rate double,
+    target_drift_p_value double,
+    -- The estimate beside the realized figures, once labels land: the estimation error is one query.
+    estimated_accuracy double,
+    estimated_roc_auc double
 );
 
 create table if not exists drift_metrics (
@@ -175,11 +187,11 @@ create table if not exists retrain_triggers (
     dagster_run_id varchar,
     training_set_version integer,
     model_version integer,
-    promoted boolean
+    promoted boolean,
+    -- A retrain held for a person's approval (RetrainPolicy.approval): who approved it, and why.
+    approved_by varchar,
+    approval_reason varchar
 );
--- A retrain held for a person's approval (RetrainPolicy.approval): who approved it, and why.
-alter table retrain_triggers add column if not exists approved_by varchar;
-alter table retrain_triggers add column if not exists approval_reason varchar;
 
 create table if not exists training_set_versions (
     version integer,
@@ -189,7 +201,20 @@ create table if not exists training_set_versions (
     batches json,
     rows_train bigint,
     rows_holdout bigint,
-    recipe json
+    recipe json,
+    duplicates_removed bigint,
+    short_slices json,
+    class_balance json,
+    -- The champion when the set was composed, and how many of its training rows were kept out of the holdout.
+    champion_version integer,
+    kept_from_holdout bigint,
+    -- The batch a retrain for performance decay restarted the window at (null: the recipe's window).
+    restarted_at varchar,
+    -- The batch the window may not reach behind: a restart on decay, this set's or the champion's (null: none).
+    window_floor varchar,
+    -- The candidate windows a training set's window was chosen from (lib/windows.py): scores on the
+    -- newest labeled batch, and the choice.
+    window_choice json
 );
 
 create table if not exists candidate_models (
@@ -201,7 +226,13 @@ create table if not exists candidate_models (
     params json,
     metrics json,
     trained_at timestamp,
-    dagster_run_id varchar
+    dagster_run_id varchar,
+    tuning json,
+    -- The isotonic map from a candidate's scores to probabilities, fitted on its holdout, with the
+    -- calibration error before and (out of fold) after: what estimated_performance reads (CBPE).
+    calibrator json,
+    -- refit on train and holdout after the holdout judged it: it learned its holdout's rows too
+    refit_with_holdout boolean default false
 );
 
 create table if not exists evaluation_reports (
@@ -215,7 +246,9 @@ create table if not exists evaluation_reports (
     roc_auc double,
     log_loss double,
     calibration_error double,
-    evaluated_at timestamp
+    evaluated_at timestamp,
+    positive_rate double,
+    eval_set varchar default 'holdout'
 );
 
 create table if not exists gate_decisions (
@@ -225,7 +258,9 @@ create table if not exists gate_decisions (
     passed boolean,
     reasons json,
     decided_at timestamp,
-    dagster_run_id varchar
+    dagster_run_id varchar,
+    markdown varchar,
+    plot_png blob
 );
 
 create table if not exists champion_history (
@@ -240,26 +275,6 @@ create table if not exists champion_history (
     holdout_roc_auc double,
     dagster_run_id varchar
 );
-
--- Columns added since the first release: state folders made before them gain them here
--- (old drift rows count as whole-batch rows).
-alter table evaluation_reports add column if not exists positive_rate double;
-alter table batch_performance add column if not exists reference_accuracy double;
-alter table batch_performance add column if not exists accuracy_band_low double;
-alter table batch_performance add column if not exists reference_roc_auc double;
-alter table batch_performance add column if not exists roc_auc_band_low double;
-alter table batch_performance add column if not exists reference_positive_rate double;
-alter table batch_performance add column if not exists target_drift_p_value double;
-alter table drift_metrics add column if not exists profile_id integer;
-alter table drift_metrics add column if not exists slice varchar default '*';
-alter table drift_metrics add column if not exists rows integer;
-alter table drift_metrics add column if not exists wasserstein double;
-alter table drift_metrics add column if not exists js double;
-alter table drift_metrics add column if not exists linf double;
-alter table drift_metrics add column if not exists unseen_share double;
-alter table drift_metrics add column if not exists effect double;
-alter table drift_metrics add column if not exists threshold double;
-alter table drift_metrics add column if not exists alpha_corrected double;
 
 -- Every promotion decision, automatic or a person's: promoted, awaiting_approval, approved,
 -- canary_started, canary_promoted, canary_rolled_back, rolled_back. champion_history keeps
@@ -305,20 +320,6 @@ create table if not exists canary_results (
     computed_at timestamp
 );
 
--- One audit trail, oldest first: why each retrain ran, every promotion decision and
--- rollback, and every accepted drift (a person's re-baseline of the reference).
-create or replace view audit_trail as
-select triggered_at as happened_at, 'trigger' as event, kind as action, model_version, reason,
-       approved_by as actor, trigger_id, evidence, dagster_run_id
-from retrain_triggers
-union all
-select decided_at, 'promotion', action, model_version, reason, actor, trigger_id, evidence, dagster_run_id
-from promotions
-union all
-select created_at, 'reference', source, model_version, reason, accepted_by, null, to_json(batches), dagster_run_id
-from reference_baselines
-where source = 'accepted_drift';
-
 -- Every hyperparameter trial of every candidate (also a nested MLflow run each).
 create table if not exists tuning_trials (
     model_version integer,
@@ -335,18 +336,6 @@ create table if not exists tuning_trials (
     mlflow_run_id varchar
 );
 
-alter table training_set_versions add column if not exists duplicates_removed bigint;
-alter table training_set_versions add column if not exists short_slices json;
-alter table training_set_versions add column if not exists class_balance json;
--- The champion when the set was composed, and how many of its training rows were kept out of the holdout.
-alter table training_set_versions add column if not exists champion_version integer;
-alter table training_set_versions add column if not exists kept_from_holdout bigint;
--- The batch a retrain for performance decay restarted the window at (null: the recipe's window).
-alter table training_set_versions add column if not exists restarted_at varchar;
--- The batch the window may not reach behind: a restart on decay, this set's or the champion's (null: none).
-alter table training_set_versions add column if not exists window_floor varchar;
-alter table candidate_models add column if not exists tuning json;
-
 -- Each rule of each gate decision: which check, on which rows and slice, the values and the threshold.
 create table if not exists gate_rules (
     report_id varchar,
@@ -359,19 +348,10 @@ create table if not exists gate_rules (
     threshold double,
     passed boolean,
     message varchar,
-    decided_at timestamp
+    decided_at timestamp,
+    -- The standard error of the candidate's minus the champion's on the same rows (PromotionGate.change_confidence).
+    std_error double
 );
-
--- The standard error of the candidate's minus the champion's on the same rows (PromotionGate.change_confidence).
-alter table gate_rules add column if not exists std_error double;
-alter table evaluation_reports add column if not exists eval_set varchar default 'holdout';
-alter table gate_decisions add column if not exists markdown varchar;
-alter table gate_decisions add column if not exists plot_png blob;
-
--- training_sets is created from the first composed frame; folders made before the recipe
--- gain its weight and copy columns (every earlier row weighed 1 and was an original).
-alter table if exists training_sets add column if not exists weight double default 1.0;
-alter table if exists training_sets add column if not exists copy bigint default 0;
 
 -- Would a retrain now change anything? The champion's recipe refitted on the newest labels,
 -- against the champion on a newly scored batch: decision flips and score change, per slice.
@@ -408,16 +388,13 @@ create table if not exists refit_candidates (
     gain_se double,
     chosen boolean,
     learned_batches json,
-    computed_at timestamp
+    computed_at timestamp,
+    -- The gain refit_check sums, on the chosen row: the window chosen on each half of the batch and
+    -- counted on the other (lib/refit.py priced: no winner's curse), with its standard error.
+    priced_gain double,
+    priced_gain_se double,
+    priced_windows json
 );
--- The gain refit_check sums, on the chosen row: the window chosen on each half of the batch and
--- counted on the other (lib/refit.py priced: no winner's curse), with its standard error.
-alter table refit_candidates add column if not exists priced_gain double;
-alter table refit_candidates add column if not exists priced_gain_se double;
-alter table refit_candidates add column if not exists priced_windows json;
--- The candidate windows a training set's window was chosen from (lib/windows.py): scores on the
--- newest labeled batch, and the choice.
-alter table training_set_versions add column if not exists window_choice json;
 -- The decay detector's path (lib/decay.py): per champion and labeled batch, its accuracy, the
 -- baseline it was compared with (holdout or realized), the standardized drop, the CUSUM and its threshold.
 create table if not exists decay_statistics (
@@ -434,11 +411,6 @@ create table if not exists decay_statistics (
     alarm boolean,
     computed_at timestamp
 );
--- The isotonic map from a candidate's scores to probabilities, fitted on its holdout, with the
--- calibration error before and (out of fold) after: what estimated_performance reads (CBPE).
-alter table candidate_models add column if not exists calibrator json;
--- refit on train and holdout after the holdout judged it: it learned its holdout's rows too
-alter table candidate_models add column if not exists refit_with_holdout boolean default false;
 
 -- Each candidate's scores on its holdout, from the model fitted before the holdout was added
 -- (what the gate judges when the registered model was refitted with the holdout).
@@ -464,9 +436,6 @@ create table if not exists estimated_performance (
     reference_roc_auc double,
     computed_at timestamp
 );
--- The estimate beside the realized figures, once labels land: the estimation error is one query.
-alter table batch_performance add column if not exists estimated_accuracy double;
-alter table batch_performance add column if not exists estimated_roc_auc double;
 
 -- Every monitoring check's verdict per batch (drift, performance, refit, estimated performance),
 -- as the retrain sensor read it: the run report and `cl why` read them from here.
@@ -478,4 +447,11 @@ create table if not exists check_results (
     description varchar,
     evidence json,
     evaluated_at timestamp
+);
+
+-- The schema version of this state folder: one row per migration applied (a new folder starts
+-- at the newest version), so an upgrade runs only the migrations it lacks.
+create table if not exists schema_version (
+    version integer,
+    applied_at timestamp
 );

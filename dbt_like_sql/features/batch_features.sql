@@ -22,11 +22,11 @@ select
     entity_id,
     event_time,
     slice,
-{% for col in var('numeric_features') %}
-    {{ col | ident }},
-{% endfor %}
-{% for col in var('categorical_features') %}
-    {{ col | ident }},
-{% endfor %}
+    {% for col in var('numeric_features') %}
+        {{ col | ident }},
+    {% endfor %}
+    {% for col in var('categorical_features') %}
+        {{ col | ident }},
+    {% endfor %}
     arrived_at
 from deduplicated

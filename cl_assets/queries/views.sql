@@ -1,0 +1,16 @@
+-- Views over the loop's tables, created after schema.sql and the migrations (a view needs
+-- every column it reads).
+
+-- One audit trail, oldest first: why each retrain ran, every promotion decision and
+-- rollback, and every accepted drift (a person's re-baseline of the reference).
+create or replace view audit_trail as
+select triggered_at as happened_at, 'trigger' as event, kind as action, model_version, reason,
+       approved_by as actor, trigger_id, evidence, dagster_run_id
+from retrain_triggers
+union all
+select decided_at, 'promotion', action, model_version, reason, actor, trigger_id, evidence, dagster_run_id
+from promotions
+union all
+select created_at, 'reference', source, model_version, reason, accepted_by, null, to_json(batches), dagster_run_id
+from reference_baselines
+where source = 'accepted_drift';
