@@ -22,4 +22,5 @@ dev: .venv/.synced  ## open the demo's state in the Dagster UI (dg dev) on http:
 
 lint: .venv/.synced  ## ruff (Python: lint and formatting) and sqlfluff (the queries, the SQL models)
 	$(UV) run --locked ruff check cl_assets tests benchmarks && $(UV) run --locked ruff format --check cl_assets tests benchmarks
+	cd cl_assets/queries && $(abspath $(UV)) run --locked sqlfluff lint --disable-progress-bar .
 	$(UV) run --locked sqlfluff lint --disable-progress-bar dbt_like_sql

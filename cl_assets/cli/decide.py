@@ -21,7 +21,7 @@ def approve_retrain(args: argparse.Namespace) -> None:
     import getpass
 
     from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
-    from cl_assets.lib import warehouse
+    from cl_assets.lib import queries
     from cl_assets.replay import playback
 
     paths = state_of(args)
@@ -43,12 +43,8 @@ def approve_retrain(args: argparse.Namespace) -> None:
         gate_may_reject=True,
     )
     with reading(paths) as con:
-        row = warehouse.fetch_one(con, "select * from retrain_triggers where trigger_id = ?", [args.trigger_id])
-        decided = warehouse.fetch_one(
-            con,
-            "select action from promotions where model_version = ? order by decided_at desc",
-            [row["model_version"]],
-        )
+        row = queries.TRIGGER_RECORD_BY_ID.one(con, trigger_id=args.trigger_id)
+        decided = queries.NEWEST_DECISION_OF_VERSION.one(con, version=row["model_version"])
     version = row["model_version"]
     # passed: promoted, awaiting a person's approval or in canary, as the PromotionPolicy says
     verdict = f"passed the gate: {decided['action']}" if result.success and decided else "rejected by the gate"
@@ -97,7 +93,7 @@ def _promotion_decision(args: argparse.Namespace, action: str, version: int) -> 
     person's decision; prints the promotions row it wrote."""
     import getpass
 
-    from cl_assets.lib import warehouse
+    from cl_assets.lib import queries
 
     paths = state_of(args)
     if not args.reason.strip():
@@ -113,9 +109,7 @@ def _promotion_decision(args: argparse.Namespace, action: str, version: int) -> 
         f"not {'approved' if action == 'approve' else 'rolled back'}",
     )
     with reading(paths) as con:
-        row = warehouse.fetch_one(
-            con, "select * from promotions where dagster_run_id = ? order by decided_at desc", [result.run_id]
-        )
+        row = queries.PROMOTIONS_OF_RUN.one(con, run_id=result.run_id)
     print(
         f"{row['action']}: version {row['model_version']} is the champion (was {row['champion_version']}), "
         f"by {row['actor']} — {row['reason']} (run {result.run_id})"

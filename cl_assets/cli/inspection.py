@@ -27,13 +27,13 @@ def pending(args: argparse.Namespace) -> None:
     """What waits for a person: retrains held for approval (RetrainPolicy.approval) and challengers
     held for promotion (PromotionPolicy 'manual'), oldest first, each with the command that acts on it."""
     from cl_assets.defs.triggers.approvals import awaiting_approval
-    from cl_assets.lib import triggers, warehouse
+    from cl_assets.lib import queries, triggers
     from cl_assets.replay import playback
 
     paths = state_of(args)
     held = awaiting_approval(playback.instance_for(paths))
     with reading(paths) as con:
-        challengers = warehouse.fetch_records(con, warehouse.query("awaiting_promotion"))
+        challengers = queries.AWAITING_PROMOTION.all(con)
     retrains = [
         {
             "trigger_id": trigger_id,

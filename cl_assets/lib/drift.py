@@ -357,46 +357,12 @@ def compare(
     prediction scores, kind `prediction` under `score_column`, in slice ALL and per slice.
     `reference_sample` (rows of the reference) enables the whole-table test.
     """
-    rows = []
     slice_labels = (
         as_category(current[slice_column]).to_numpy() if slice_column and slice_column in current.columns else None
     )
+    rows = []
     for profile in profiles:
-        feature = PREDICTION if profile.kind == "prediction" else profile.feature
-        thresholds = policy.for_feature(feature)
-        if thresholds.skip:
-            continue
-        if profile.slice == ALL:
-            part = current
-        elif slice_labels is not None:
-            part = current[slice_labels == profile.slice]
-        else:
-            continue
-        column = score_column if profile.kind == "prediction" else profile.feature
-        if column not in part.columns:
-            continue
-        if profile.kind == "categorical":
-            result = categorical_stats(profile, part[column])
-        else:
-            result = numeric_stats(profile, pd.to_numeric(part[column], errors="coerce"))
-        threshold = thresholds.psi
-        if thresholds.band_k > 0 and profile.band_mean is not None:
-            threshold = max(threshold, profile.band_mean + thresholds.band_k * (profile.band_sd or 0.0))
-        rows.append(
-            {"slice": profile.slice, "feature": feature, "kind": profile.kind, **result}
-            | {"effect": result["psi"], "threshold": threshold, "_alpha": thresholds.alpha}
-        )
-        if profile.kind == "prediction":
-            low = low_confidence(profile, part[column], policy.low_confidence_margin)
-            reference_share = low.pop("reference_share")
-            rows.append(
-                {"slice": profile.slice, "feature": LOW_CONFIDENCE, "kind": "prediction", **low}
-                | {
-                    "effect": low["statistic"] - reference_share,
-                    "threshold": policy.low_confidence_increase,
-                    "_alpha": thresholds.alpha,
-                }
-            )
+        rows += _profile_rows(profile, current, slice_labels, policy, score_column)
     if policy.multivariate and reference_sample is not None and numeric is not None:
 
         def tested(columns: list[str]) -> list[str]:  # a skipped feature is out of the table test too
@@ -407,13 +373,58 @@ def compare(
             {"slice": ALL, "feature": TABLE, "kind": "multivariate", **result}
             | {"effect": result["statistic"], "threshold": policy.domain_auc, "_alpha": policy.default.alpha}
         )
-    frame = pd.DataFrame(rows)
+    return _verdicts(pd.DataFrame(rows))
+
+
+def _profile_rows(profile: ColumnProfile, current, slice_labels, policy: Policy, score_column) -> list[dict]:
+    """The tests of one profiled column in its slice: its distribution, and for the prediction
+    scores also the low-confidence share; none when the column or the slice is not there."""
+    feature = PREDICTION if profile.kind == "prediction" else profile.feature
+    thresholds = policy.for_feature(feature)
+    if thresholds.skip:
+        return []
+    if profile.slice == ALL:
+        part = current
+    elif slice_labels is not None:
+        part = current[slice_labels == profile.slice]
+    else:
+        return []
+    column = score_column if profile.kind == "prediction" else profile.feature
+    if column not in part.columns:
+        return []
+    if profile.kind == "categorical":
+        result = categorical_stats(profile, part[column])
+    else:
+        result = numeric_stats(profile, pd.to_numeric(part[column], errors="coerce"))
+    threshold = thresholds.psi
+    if thresholds.band_k > 0 and profile.band_mean is not None:
+        threshold = max(threshold, profile.band_mean + thresholds.band_k * (profile.band_sd or 0.0))
+    rows = [
+        {"slice": profile.slice, "feature": feature, "kind": profile.kind, **result}
+        | {"effect": result["psi"], "threshold": threshold, "_alpha": thresholds.alpha}
+    ]
+    if profile.kind == "prediction":
+        low = low_confidence(profile, part[column], policy.low_confidence_margin)
+        reference_share = low.pop("reference_share")
+        rows.append(
+            {"slice": profile.slice, "feature": LOW_CONFIDENCE, "kind": "prediction", **low}
+            | {
+                "effect": low["statistic"] - reference_share,
+                "threshold": policy.low_confidence_increase,
+                "_alpha": thresholds.alpha,
+            }
+        )
+    return rows
+
+
+def _verdicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column of COLUMNS, the Bonferroni-corrected alpha within each family (the whole batch's
+    tests, and the per-slice tests) and the verdict: significant and at least the effect threshold."""
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
     for col in COLUMNS:
         if col not in frame.columns:
             frame[col] = math.nan
-    # Bonferroni within each family: the whole batch's tests, and the per-slice tests
     family = np.where(frame["slice"] == ALL, "all", "slices")
     tests = pd.Series(family).map(pd.Series(family).value_counts()).to_numpy()
     frame["alpha_corrected"] = frame.pop("_alpha") / tests

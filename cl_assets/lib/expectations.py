@@ -222,99 +222,13 @@ def infer_suite(
     and absurd magnitudes (beyond `plausible_factor` times the reference's largest, see
     `plausible_bound`) are errors: no drift produces them, and they break the model.
     """
-
-    def exp(kind: str, severity: str, notes: str, check_name: str | None = None, **kwargs) -> dict:
-        meta = {"severity": severity, "notes": notes} | ({"check_name": check_name} if check_name else {})
-        return {"type": kind, "kwargs": kwargs, "meta": meta}
-
-    rows = len(frame)
-    expectations = [
-        exp(
-            "expect_table_row_count_to_be_between",
-            ERROR,
-            "a batch holds rows, and not absurdly many",
-            min_value=1,
-            max_value=max(rows * 100, 1000),
-        ),
-        exp(
-            "expect_table_columns_to_match_set",
-            ERROR,
-            "exactly the contract's columns: a missing, extra or renamed column is a changed feed",
-            column_set=list(spec.raw_columns),
-            exact_match=True,
-        ),
-        exp("expect_column_values_to_not_be_null", ERROR, "every row has an id", column=spec.id_column),
-        exp("expect_column_values_to_be_unique", ERROR, "ids are unique within a batch", column=spec.id_column),
-        exp(
-            "expect_column_values_to_not_be_in_set",
-            ERROR,
-            "an id already taken in by an earlier batch means a re-sent or overlapping batch",
-            check_name=f"{spec.id_column}_not_seen_before",
-            column=spec.id_column,
-            value_set={"$PARAMETER": "ids_seen_before"},
-        ),
-    ]
-    if spec.time_column:
-        expectations.append(
-            exp("expect_column_values_to_not_be_null", ERROR, "every row has a time", column=spec.time_column)
-        )
-        if not pd.api.types.is_numeric_dtype(frame[spec.time_column]):  # a timestamp, not an ordinal
-            expectations.append(
-                exp(
-                    "expect_column_values_to_be_between",
-                    ERROR,
-                    "event times neither after the file's arrival (plus tolerance) nor far before the newest accepted",
-                    check_name=f"{spec.time_column}_not_future_or_far_past",
-                    column=spec.time_column,
-                    min_value={"$PARAMETER": "earliest_event_time"},
-                    max_value={"$PARAMETER": "latest_event_time"},
-                )
-            )
+    expectations = _table_and_keys(frame, spec) + _time(frame, spec)
     for col in spec.numeric:
-        values = pd.to_numeric(frame[col], errors="coerce")
-        bound = plausible_bound(values, plausible_factor)
-        lo, hi = float(values.min()), float(values.max())
-        pad = (hi - lo) * margin or abs(lo) * margin or 1.0
-        null_rate = float(values.isna().mean())
-        expectations += [
-            exp(
-                "expect_column_values_to_be_in_type_list",
-                ERROR,
-                "numeric features hold numbers",
-                column=col,
-                type_list=["int", "int64", "int32", "float", "float64", "float32", "Int64", "Float64"],
-            ),
-            exp(
-                "expect_column_values_to_be_between",
-                ERROR,
-                f"finite and of a plausible magnitude: within {plausible_factor:g} times the reference's largest "
-                "(infinity, or a value such as 1e308, is a broken feed, not drift)",
-                check_name=f"{col}_finite_and_plausible",
-                column=col,
-                min_value=-bound,
-                max_value=bound,
-            ),
-            exp(
-                "expect_column_values_to_be_between",
-                WARNING,
-                "values within the reference range, with a margin",
-                column=col,
-                min_value=round(lo - pad, 6),
-                max_value=round(hi + pad, 6),
-                mostly=0.99,
-            ),
-            exp(
-                "expect_column_values_to_not_be_null",
-                ERROR,
-                "nulls no more often than in the reference, with slack",
-                column=col,
-                mostly=round(max(0.0, 1 - null_rate - 0.05), 4),
-            ),
-        ]
+        expectations += _numeric(frame[col], col, margin, plausible_factor)
     for col in spec.categorical:
         seen = sorted(str(v) for v in frame[col].dropna().unique())
         expectations.append(
-            exp(
+            _expectation(
                 "expect_column_values_to_be_in_set",
                 WARNING,
                 "categories seen in the reference",
@@ -323,8 +237,110 @@ def infer_suite(
             )
         )
     meta = {
-        "proposed_from_rows": rows,
+        "proposed_from_rows": len(frame),
         "dataset": spec.name,
         "notes": "error = the batch is quarantined; warning = reported, the batch is used. Review before use.",
     }
     return {"name": name, "expectations": expectations, "meta": meta}
+
+
+def _expectation(kind: str, severity: str, notes: str, check_name: str | None = None, **kwargs) -> dict:
+    meta = {"severity": severity, "notes": notes} | ({"check_name": check_name} if check_name else {})
+    return {"type": kind, "kwargs": kwargs, "meta": meta}
+
+
+def _table_and_keys(frame: pd.DataFrame, spec: DatasetSpec) -> list[dict]:
+    """Row count, the exact columns, and ids present, unique and not taken in before."""
+    return [
+        _expectation(
+            "expect_table_row_count_to_be_between",
+            ERROR,
+            "a batch holds rows, and not absurdly many",
+            min_value=1,
+            max_value=max(len(frame) * 100, 1000),
+        ),
+        _expectation(
+            "expect_table_columns_to_match_set",
+            ERROR,
+            "exactly the contract's columns: a missing, extra or renamed column is a changed feed",
+            column_set=list(spec.raw_columns),
+            exact_match=True,
+        ),
+        _expectation("expect_column_values_to_not_be_null", ERROR, "every row has an id", column=spec.id_column),
+        _expectation(
+            "expect_column_values_to_be_unique", ERROR, "ids are unique within a batch", column=spec.id_column
+        ),
+        _expectation(
+            "expect_column_values_to_not_be_in_set",
+            ERROR,
+            "an id already taken in by an earlier batch means a re-sent or overlapping batch",
+            check_name=f"{spec.id_column}_not_seen_before",
+            column=spec.id_column,
+            value_set={"$PARAMETER": "ids_seen_before"},
+        ),
+    ]
+
+
+def _time(frame: pd.DataFrame, spec: DatasetSpec) -> list[dict]:
+    """Every row has a time; a timestamp (not an ordinal) lies neither in the future nor far back."""
+    if not spec.time_column:
+        return []
+    out = [_expectation("expect_column_values_to_not_be_null", ERROR, "every row has a time", column=spec.time_column)]
+    if not pd.api.types.is_numeric_dtype(frame[spec.time_column]):
+        out.append(
+            _expectation(
+                "expect_column_values_to_be_between",
+                ERROR,
+                "event times neither after the file's arrival (plus tolerance) nor far before the newest accepted",
+                check_name=f"{spec.time_column}_not_future_or_far_past",
+                column=spec.time_column,
+                min_value={"$PARAMETER": "earliest_event_time"},
+                max_value={"$PARAMETER": "latest_event_time"},
+            )
+        )
+    return out
+
+
+def _numeric(column: pd.Series, col: str, margin: float, plausible_factor: float) -> list[dict]:
+    """A numeric feature: numbers, finite and plausible (error), within the reference's range widened
+    by `margin` (warning), and nulls no more often than in the reference, with slack (error)."""
+    values = pd.to_numeric(column, errors="coerce")
+    bound = plausible_bound(values, plausible_factor)
+    lo, hi = float(values.min()), float(values.max())
+    pad = (hi - lo) * margin or abs(lo) * margin or 1.0
+    null_rate = float(values.isna().mean())
+    return [
+        _expectation(
+            "expect_column_values_to_be_in_type_list",
+            ERROR,
+            "numeric features hold numbers",
+            column=col,
+            type_list=["int", "int64", "int32", "float", "float64", "float32", "Int64", "Float64"],
+        ),
+        _expectation(
+            "expect_column_values_to_be_between",
+            ERROR,
+            f"finite and of a plausible magnitude: within {plausible_factor:g} times the reference's largest "
+            "(infinity, or a value such as 1e308, is a broken feed, not drift)",
+            check_name=f"{col}_finite_and_plausible",
+            column=col,
+            min_value=-bound,
+            max_value=bound,
+        ),
+        _expectation(
+            "expect_column_values_to_be_between",
+            WARNING,
+            "values within the reference range, with a margin",
+            column=col,
+            min_value=round(lo - pad, 6),
+            max_value=round(hi + pad, 6),
+            mostly=0.99,
+        ),
+        _expectation(
+            "expect_column_values_to_not_be_null",
+            ERROR,
+            "nulls no more often than in the reference, with slack",
+            column=col,
+            mostly=round(max(0.0, 1 - null_rate - 0.05), 4),
+        ),
+    ]

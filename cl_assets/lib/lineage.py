@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cl_assets.lib.warehouse import fetch_one, fetch_records, query
+from cl_assets.lib import queries
 
 
 class UnknownVersion(LookupError):
@@ -17,16 +17,11 @@ def _json(value):
 
 def why(con, version: int) -> dict:
     """Trigger → evidence → training set → candidate (MLflow run) → gate → promotion."""
-    candidate = fetch_one(con, query("why_candidate"), {"version": version})
+    candidate = queries.WHY_CANDIDATE.one(con, version=version)
     if candidate is None:
         raise UnknownVersion(f"no model version {version} in this state folder")
-    judged = fetch_one(con, query("why_judgement"), {"version": version})
-    decisions = fetch_records(
-        con,
-        "select decided_at, action, mode, champion_version, reason, actor, dagster_run_id from promotions "
-        "where model_version = ? order by decided_at",
-        [version],
-    )
+    judged = queries.WHY_JUDGEMENT.one(con, version=version)
+    decisions = queries.PROMOTIONS_OF_VERSION.all(con, version=version)
     return {
         "model_version": version,
         "registered_model": candidate["registered_model"],

@@ -18,8 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cl_assets.lib import drift
-from cl_assets.lib.warehouse import fetch_df, fetch_one, missing, replace_rows
+from cl_assets.lib import drift, queries
+from cl_assets.lib.warehouse import append_rows, missing, replace_rows
 
 SAMPLE_ROWS = 4000
 
@@ -84,12 +84,10 @@ def store(
     )
     con.execute("begin transaction")
     try:
-        for table, part in (("reference_baselines", header), ("reference_profiles", summary)):
-            con.register("_part", part)
-            con.execute(f"insert into {table} by name select * from _part")
-            con.unregister("_part")
+        append_rows(con, "reference_baselines", header)
+        append_rows(con, "reference_profiles", summary)
         con.register("_values", values)
-        con.execute("insert into reference_values select profile_id, slice, feature, value::double from _values")
+        queries.INSERT_REFERENCE_VALUES.run(con)
         con.unregister("_values")
         con.execute("commit")
     except Exception:
@@ -99,23 +97,18 @@ def store(
 
 
 def current_id(con: duckdb.DuckDBPyConnection) -> int | None:
-    row = con.execute("select max(profile_id) from reference_baselines").fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+    row = queries.NEWEST_REFERENCE_PROFILE.one(con)
+    return None if row is None or row["profile_id"] is None else int(row["profile_id"])
 
 
 def baseline(con: duckdb.DuckDBPyConnection, profile_id: int) -> dict | None:
-    return fetch_one(con, "select * from reference_baselines where profile_id = ?", [profile_id])
+    return queries.REFERENCE_BASELINE.one(con, profile_id=profile_id)
 
 
 def load(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.ColumnProfile], pd.DataFrame]:
     """The profiles of `profile_id` and its row sample."""
-    summary = fetch_df(
-        con, "select * from reference_profiles where profile_id = ? order by slice, feature", [profile_id]
-    )
-    arrays = con.execute(
-        "select slice, feature, value from reference_values where profile_id = ? order by slice, feature, value",
-        [profile_id],
-    ).fetchnumpy()
+    summary = queries.REFERENCE_PROFILES_OF.df(con, profile_id=profile_id)
+    arrays = queries.REFERENCE_VALUES_OF.run(con, profile_id=profile_id).fetchnumpy()
     keys = np.char.add(np.char.add(arrays["slice"].astype(str), "\x1f"), arrays["feature"].astype(str))
     starts = {}
     if len(keys):
@@ -141,7 +134,7 @@ def load(con: duckdb.DuckDBPyConnection, profile_id: int) -> tuple[list[drift.Co
                 band_sd=None if pd.isna(r.band_sd) else float(r.band_sd),
             )
         )
-    sample = fetch_df(con, "select * from reference_samples where profile_id = ?", [profile_id])
+    sample = queries.REFERENCE_SAMPLES_OF.df(con, profile_id=profile_id)
     return profiles, sample.drop(columns=["profile_id"])
 
 
@@ -153,7 +146,7 @@ _LOADED: dict[tuple, tuple[list[drift.ColumnProfile], pd.DataFrame]] = {}
 
 def load_once(con: duckdb.DuckDBPyConnection, base: dict) -> tuple[list[drift.ColumnProfile], pd.DataFrame]:
     """`load` of the profile whose `baseline` row is `base`, remembered per process for the few newest."""
-    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    path = queries.DATABASE_PATH.one(con)["path"]
     key = (path, int(base["profile_id"]), str(base["created_at"]))
     if key not in _LOADED:
         while len(_LOADED) >= 4:

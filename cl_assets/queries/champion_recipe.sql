@@ -4,10 +4,13 @@ select
     c.params,
     c.training_set_version,
     coalesce(
-        (select list(distinct s.batch_id order by s.batch_id) from training_sets as s where s.version = c.training_set_version),
+        (
+            select list(distinct s.batch_id order by s.batch_id) from training_sets as s
+            where s.version = c.training_set_version
+        ),
         []
     ) as batches
 from candidate_models as c
-where c.model_version = ?
+where c.model_version = $model_version
 order by c.trained_at desc
 limit 1

@@ -8,5 +8,5 @@ select
 from batch_features as f
 inner join labels as l on f.batch_id = l.batch_id and f.entity_id = l.entity_id
 inner join predictions as p on f.batch_id = p.batch_id and f.entity_id = p.entity_id
-where f.batch_id = ?
+where f.batch_id = $batch_id
 order by f.entity_id

@@ -10,7 +10,9 @@ with window_start as (
 
 )
 
-select f.*, l.label
+select
+    f.*,
+    l.label
 from batch_features as f
 inner join labels as l on f.batch_id = l.batch_id and f.entity_id = l.entity_id
 where f.arrived_at < (select arrived_at from window_start)

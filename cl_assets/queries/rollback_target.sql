@@ -3,7 +3,8 @@
 -- back instead of returning to the model the first one replaced.
 select model_version
 from champion_history
-where model_version <> $current
+where
+    model_version <> $current
     and model_version not in (
         select champion_version from promotions
         where action = 'rolled_back' and champion_version is not null

@@ -1,4 +1,6 @@
 -- Labels already stored for one batch.
-select entity_id, label
+select
+    entity_id,
+    label
 from labels
 where batch_id = $batch_id

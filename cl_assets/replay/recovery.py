@@ -147,7 +147,7 @@ def unrecorded_versions(tracking_uri: str, registered_model: str, recorded: set[
 
 def recover(paths, registered_model: str = "cl_model", instance: dg.DagsterInstance | None = None) -> Recovered:
     """Set straight what a crash left in the state folder `paths` (the caller holds its writer lock)."""
-    from cl_assets.lib import warehouse
+    from cl_assets.lib import queries, warehouse
 
     done = Recovered()
     if not paths.dagster_home.is_dir():
@@ -164,20 +164,11 @@ def recover(paths, registered_model: str = "cl_model", instance: dg.DagsterInsta
         if paths.warehouse.exists():
             with warehouse.connect(paths.warehouse, read_only=True) as con:
                 recorded = (
-                    {
-                        int(r["model_version"])
-                        for r in warehouse.fetch_records(con, "select model_version from candidate_models")
-                    }
+                    {int(r["model_version"]) for r in queries.CANDIDATE_VERSIONS.all(con)}
                     if warehouse.table_exists(con, "candidate_models")
                     else set()
                 )
-                row = (
-                    warehouse.fetch_one(
-                        con, "select model_version from champion_history order by promoted_at desc limit 1"
-                    )
-                    if warehouse.table_exists(con, "champion_history")
-                    else None
-                )
+                row = queries.CURRENT_CHAMPION.one(con) if warehouse.table_exists(con, "champion_history") else None
             done.unrecorded_versions = unrecorded_versions(paths.mlflow_tracking_uri, registered_model, recorded)
             done.champion_alias = champion_alias(
                 paths.mlflow_tracking_uri, registered_model, int(row["model_version"]) if row else None

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+from cl_assets.lib import queries
 from cl_assets.lib.modeling import OVERALL
-from cl_assets.lib.warehouse import fetch_df, fetch_one, number, query, table_exists
+from cl_assets.lib.warehouse import number, table_exists
 
 
 def batch_status(con, batch_id: str) -> dict:
     rows = 0  # raw_batches is created by the first accepted batch: none may be yet
     if table_exists(con, "raw_batches"):
-        rows = con.execute("select count(*) from raw_batches where batch_id = ?", [batch_id]).fetchall()[0][0]
+        rows = queries.RAW_BATCH_ROWS.one(con, batch_id=batch_id)["row_count"]
     delivery = latest_delivery(con, batch_id)
     validation = None if delivery is None else delivery["status"] != "quarantined"
-    drift = fetch_df(
-        con, "select * from drift_metrics where batch_id = ? and slice = '*' order by effect desc", [batch_id]
-    )
-    perf = fetch_df(con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, OVERALL])
-    estimate = fetch_one(con, "select accuracy, roc_auc from estimated_performance where batch_id = ?", [batch_id])
+    drift = queries.OVERALL_DRIFT_OF_BATCH.df(con, batch_id=batch_id)
+    perf = queries.BATCH_PERFORMANCE_OF_SLICE.df(con, batch_id=batch_id, slice=OVERALL)
+    estimate = queries.ESTIMATED_PERFORMANCE_OF_BATCH.one(con, batch_id=batch_id)
     verdicts = {
         r["check_name"]: bool(r["passed"])
-        for r in fetch_df(con, "select check_name, passed from check_results where batch_id = ?", [batch_id]).to_dict(
-            "records"
-        )
+        for r in queries.CHECK_RESULTS_OF_BATCH.df(con, batch_id=batch_id).to_dict("records")
     }
     return {
         "batch_id": batch_id,
@@ -57,7 +54,7 @@ def batch_status(con, batch_id: str) -> dict:
 
 
 def latest_delivery(con, batch_id: str, asset: str = "raw_batches") -> dict | None:
-    return fetch_one(con, query("latest_delivery"), {"batch_id": batch_id, "asset": asset})
+    return queries.LATEST_DELIVERY.one(con, batch_id=batch_id, asset=asset)
 
 
 def rejection(con, batch_id: str) -> str | None:
@@ -72,20 +69,12 @@ def rejection(con, batch_id: str) -> str | None:
 def retrains(con, run_ids: list[str]) -> list[dict]:
     if not run_ids:
         return []
-    marks = ", ".join("?" for _ in run_ids)
-    found = fetch_df(
-        con,
-        "select t.*, (select p.action from promotions p where p.model_version = t.model_version "
-        "order by p.decided_at desc limit 1) as decision "
-        f"from retrain_triggers t where t.dagster_run_id in ({marks}) order by t.triggered_at",
-        run_ids,
-    )
-    return found.to_dict("records")
+    return queries.RETRAINS_OF_RUNS.df(con, run_ids=list(run_ids)).to_dict("records")
 
 
 def champion_version(con) -> int | None:
-    row = con.execute("select model_version from champion_history order by promoted_at desc limit 1").fetchall()
-    return int(row[0][0]) if row else None
+    row = queries.CURRENT_CHAMPION.one(con)
+    return int(row["model_version"]) if row else None
 
 
 # the whole-table, score and low-confidence tests, as the timeline names them

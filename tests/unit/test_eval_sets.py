@@ -2,8 +2,7 @@
 
 import pandas as pd
 
-from cl_assets.defs.evaluation.assets import _eval_sets
-from cl_assets.lib import gate, warehouse
+from cl_assets.lib import eval_sets, gate, warehouse
 
 
 def training_set(version: int, splits: dict[str, str], batch_of: dict[str, str]) -> pd.DataFrame:
@@ -29,8 +28,8 @@ def test_rows_a_newer_champion_learned_are_dropped_from_both_models_holdout(tmp_
         for frame in (champion_set, candidate_set):
             warehouse.replace_rows(con, "training_sets", frame, "version", int(frame["version"][0]))
         con.execute("create table batch_features (batch_id varchar, entity_id varchar, arrived_at timestamp)")
-        sets = _eval_sets(con, {"training_set_version": 3}, {"training_set_version": 2}, rows=10)
-        unchanged = _eval_sets(con, {"training_set_version": 3}, None, rows=10)
+        sets = eval_sets.of_candidate(con, {"training_set_version": 3}, {"training_set_version": 2}, rows=10)
+        unchanged = eval_sets.of_candidate(con, {"training_set_version": 3}, None, rows=10)
     assert sorted(sets[gate.HOLDOUT]["entity_id"]) == ["d", "e"]  # c was in the champion's train split
     assert sorted(sets[gate.NEWEST]["entity_id"]) == ["d", "e"]
     assert sorted(unchanged[gate.HOLDOUT]["entity_id"]) == ["c", "d", "e"]

@@ -11,9 +11,9 @@ from cl_assets.defs.deployment.policy import PromotionPolicy
 from cl_assets.defs.deployment.promotion import champion_model
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
-from cl_assets.lib import drift, modeling, promotion, reference
+from cl_assets.lib import drift, modeling, promotion, queries, reference
 from cl_assets.lib.champion import current
-from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows
+from cl_assets.lib.warehouse import replace_rows
 
 
 class ReferenceConfig(dg.Config):
@@ -48,28 +48,13 @@ def reference_profile(
             raise dg.Failure("no champion yet: the reference profile is the champion's; train one first")
         version = int(champion["model_version"])
         if accepting:
-            newest = [
-                r[0]
-                for r in con.execute(
-                    "select batch_id from predictions where model_version = ? group by batch_id "
-                    "order by max(scored_at) desc limit ?",
-                    [version, config.batches],
-                ).fetchall()
-            ]
+            scored = queries.NEWEST_BATCHES_SCORED_BY.run(con, model_version=version, count=config.batches)
+            newest = [r[0] for r in scored.fetchall()]
             if not newest:
                 raise dg.Failure(f"no batch scored by champion version {version} yet: there is no drift to accept")
-            rows = fetch_df(
-                con,
-                "select f.*, p.score from batch_features f join predictions p using (batch_id, entity_id) "
-                "where f.batch_id in (select unnest(?::varchar[])) order by f.batch_id, f.entity_id",
-                [newest],
-            )
+            rows = queries.SCORED_FEATURES_OF_BATCHES.df(con, batch_ids=newest)
         else:
-            rows = fetch_df(
-                con,
-                "select * from training_sets where version = ? order by batch_id, entity_id",
-                [int(champion["training_set_version"])],
-            )
+            rows = queries.TRAINING_SET_ROWS_IN_ORDER.df(con, version=int(champion["training_set_version"]))
         previous = reference.current_id(con)
     profile_id = (previous or 0) + 1
     if not accepting:
@@ -131,8 +116,8 @@ def predictions(
                 f"batch '{batch_id}' is not scored: no champion yet (the first model trains once labels arrive)"
             )
             return
-        features = fetch_df(con, "select * from batch_features where batch_id = ?", [batch_id])
-        canary = fetch_one(con, query("active_canary"))
+        features = queries.BATCH_FEATURES_OF.df(con, batch_id=batch_id)
+        canary = queries.ACTIVE_CANARY.one(con)
     version = int(champion["model_version"])
     score = modeling.scores(model_registry.load(version), features, spec)
     now = datetime.now()

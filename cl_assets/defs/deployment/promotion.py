@@ -18,9 +18,9 @@ from pydantic import Field
 from cl_assets.defs.deployment.policy import PromotionMode, PromotionPolicy
 from cl_assets.defs.evaluation.checks import latest_decision
 from cl_assets.defs.resources import ModelRegistry, Warehouse
-from cl_assets.lib import failpoints, modeling, promotion, registry
+from cl_assets.lib import failpoints, modeling, promotion, queries, registry
 from cl_assets.lib.champion import current, of_version
-from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, query
+from cl_assets.lib.warehouse import append_row
 
 CHAMPION_ACTIONS = ("promoted", "approved", "canary_promoted", "rolled_back")
 
@@ -68,16 +68,14 @@ class Decision:
 
 
 def _candidate(con, version: int) -> dict:
-    row = fetch_one(con, "select * from candidate_models where model_version = ?", [version])
+    row = queries.CANDIDATE_OF_VERSION.one(con, version=version)
     if row is None:
         raise dg.Failure(f"no model version {version} in this state folder")
     return row
 
 
 def _passed_gate(con, version: int) -> dict:
-    gate = fetch_one(
-        con, "select * from gate_decisions where candidate_version = ? order by decided_at desc limit 1", [version]
-    )
+    gate = queries.GATE_DECISION_OF_CANDIDATE.one(con, version=version)
     if gate is None or not gate["passed"]:
         raise dg.Failure(f"model version {version} has not passed the promotion gate: it cannot be promoted")
     return gate
@@ -104,7 +102,7 @@ def _on_gate(con, policy: PromotionPolicy, champion: dict | None) -> Decision:
             **base,
         )
     if policy.mode == PromotionMode.CANARY and champion is not None:
-        running = fetch_one(con, query("active_canary"))
+        running = queries.ACTIVE_CANARY.one(con)
         replaces = (
             f"; replaces canary {running['promotion_id']} of version {running['model_version']}" if running else ""
         )
@@ -133,11 +131,9 @@ def _approve(con, config: ChampionConfig, champion: dict | None) -> Decision:
     gate = _passed_gate(con, version)
     if champion is not None and int(champion["model_version"]) == version:
         raise dg.Failure(f"model version {version} is already the champion")
-    waiting = fetch_one(con, f"select * from ({query('awaiting_promotion')}) where model_version = ?", [version])
+    waiting = queries.AWAITING_PROMOTION_OF_VERSION.one(con, version=version)
     if waiting is None:  # never held, or decided since: approved, or rolled back after its approval
-        newest = fetch_one(
-            con, "select action from promotions where model_version = ? order by decided_at desc limit 1", [version]
-        )
+        newest = queries.NEWEST_DECISION_OF_VERSION.one(con, version=version)
         was = f"its newest decision is '{newest['action']}'" if newest else "it was never held for approval"
         raise dg.Failure(
             f"model version {version} is not awaiting approval: {was} (`cl pending` lists the challengers that "
@@ -161,7 +157,7 @@ def _rollback(con, config: ChampionConfig, champion: dict | None) -> Decision:
     current_version = int(champion["model_version"])
     version = config.version
     if not version:
-        target = fetch_one(con, query("rollback_target"), {"current": current_version})
+        target = queries.ROLLBACK_TARGET.one(con, current=current_version)
         if target is None:
             raise dg.Failure(
                 f"rollback: no earlier champion to restore before version {current_version} (every other one "
@@ -187,7 +183,7 @@ def _rollback(con, config: ChampionConfig, champion: dict | None) -> Decision:
 
 def canary_state(con, canary: dict, policy: PromotionPolicy) -> tuple[str, list[str], dict]:
     """(verdict, reasons, evidence) of a canary from its labeled rows so far."""
-    rows = fetch_df(con, query("canary_rows"), {"canary_id": canary["promotion_id"]})
+    rows = queries.CANARY_ROWS.df(con, canary_id=canary["promotion_id"])
     champion = modeling.metrics(rows["label"], rows["champion_score"])
     challenger = modeling.metrics(rows["label"], rows["challenger_score"])
     batches = int(rows["batch_id"].nunique())
@@ -202,7 +198,7 @@ def canary_state(con, canary: dict, policy: PromotionPolicy) -> tuple[str, list[
 
 
 def _canary(con, policy: PromotionPolicy) -> Decision:
-    canary = fetch_one(con, query("active_canary"))
+    canary = queries.ACTIVE_CANARY.one(con)
     if canary is None:
         raise dg.Failure("no canary is running")
     verdict, reasons, evidence = canary_state(con, canary, policy)
@@ -244,12 +240,7 @@ def _record(con, decision: Decision, champion: dict | None, mode: str, run_id: s
     )
     if not decision.changes_champion:
         return
-    holdout = fetch_one(
-        con,
-        "select accuracy, roc_auc from evaluation_reports "
-        "where report_id = ? and model_role = 'candidate' and eval_set = 'holdout' and slice = ?",
-        [decision.report_id, modeling.OVERALL],
-    )
+    holdout = queries.HOLDOUT_FIGURES_OF_REPORT.one(con, report_id=decision.report_id, slice=modeling.OVERALL)
     append_row(
         con,
         "champion_history",
@@ -267,23 +258,19 @@ def _record(con, decision: Decision, champion: dict | None, mode: str, run_id: s
         },
     )
     if decision.action != "rolled_back":
-        con.execute("update retrain_triggers set promoted = true where trigger_id = ?", [decision.trigger_id])
+        queries.MARK_TRIGGER_PROMOTED.run(con, trigger_id=decision.trigger_id)
 
 
 def _already_decided(con, decision: Decision) -> str | None:
     """The promotion already recorded for this gate decision (same report, same action), if any."""
     if decision.report_id is None:
         return None
-    row = fetch_one(
-        con,
-        "select promotion_id from promotions where report_id = ? and action = ? order by decided_at limit 1",
-        [decision.report_id, decision.action],
-    )
+    row = queries.PROMOTION_OF_REPORT.one(con, report_id=decision.report_id, action=decision.action)
     return row["promotion_id"] if row else None
 
 
 def decided_previous(con, promotion_id: str) -> int | None:
-    row = fetch_one(con, "select champion_version from promotions where promotion_id = ?", [promotion_id])
+    row = queries.CHAMPION_BEFORE_PROMOTION.one(con, promotion_id=promotion_id)
     return None if row is None or row["champion_version"] is None else int(row["champion_version"])
 
 
@@ -330,7 +317,7 @@ def champion_model(
         else:  # a re-executed run (resumed after a crash): the decision stands as recorded
             context.log.info(f"{decision.action} of version {version} was recorded already ({decided})")
             if decision.changes_champion and decision.action != "rolled_back":  # its trigger's row was written again
-                con.execute("update retrain_triggers set promoted = true where trigger_id = ?", [decision.trigger_id])
+                queries.MARK_TRIGGER_PROMOTED.run(con, trigger_id=decision.trigger_id)
             previous = decided_previous(con, decided)
             champion = None if previous is None else {"model_version": previous}
         after = current(con)

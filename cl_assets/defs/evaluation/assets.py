@@ -13,9 +13,9 @@ from cl_assets.defs.evaluation.policy import PromotionGate
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, ModelRegistry, Warehouse
 from cl_assets.defs.training.candidate import candidate_model, latest_candidate
-from cl_assets.lib import evaluation_plots, expectations, gate, markdown, modeling, paired, triggers
-from cl_assets.lib.champion import champion_for, learned_ids
-from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query
+from cl_assets.lib import eval_sets, evaluation_plots, expectations, gate, markdown, modeling, paired, queries, triggers
+from cl_assets.lib.champion import champion_for
+from cl_assets.lib.warehouse import append_row, append_rows
 
 MODEL_SUITE = "evaluation_report"
 
@@ -102,20 +102,6 @@ def evaluation_report_asset(suite: dict) -> dg.AssetsDefinition:
     return _evaluation_report
 
 
-def _eval_sets(con, candidate: dict, champion: dict | None, rows: int) -> dict[str, pd.DataFrame]:
-    """The rows both models are judged on, none of which either learned from: the candidate's
-    holdout, its newest batch, and older rows (forgetting)."""
-    version = int(candidate["training_set_version"])
-    versions = [version] + ([int(champion["training_set_version"])] if champion else [])
-    holdout = fetch_df(con, query("holdout_of"), {"version": version})
-    # The training set keeps the champion's rows out of its holdout; a champion promoted (or rolled
-    # back to) since it was composed may still have learned some: neither model is judged on them.
-    holdout = holdout.loc[~holdout["entity_id"].isin(learned_ids(con, champion))]
-    newest = holdout.loc[holdout["arrived_at"] == holdout["arrived_at"].max()] if len(holdout) else holdout
-    older = fetch_df(con, query("older_rows"), {"versions": versions, "rows": rows})
-    return {gate.HOLDOUT: holdout, gate.NEWEST: newest, gate.OLDER: older}
-
-
 def _difference_errors(scored: dict[str, dict[str, pd.DataFrame]]) -> dict[str, dict[str, dict]]:
     """By eval set, slice and metric: the standard error of the candidate's minus the champion's
     on the same rows (DeLong for ROC AUC, paired rows for log loss)."""
@@ -140,11 +126,10 @@ def _report(context, warehouse, dataset, model_registry, promotion_gate, suite) 
         candidate = latest_candidate(con)
         trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
         champion = champion_for(con, trigger_id)
-        sets = _eval_sets(con, candidate, champion, promotion_gate.forgetting_rows)
-        version = {"version": int(candidate["model_version"])}
-        judged = dict(con.execute(query("holdout_scores_of"), version).fetchall())
-        training_set = {"version": int(candidate["training_set_version"])}
-        short = warehouse_json(fetch_one(con, query("short_slices_of"), training_set)["short_slices"])
+        sets = eval_sets.of_candidate(con, candidate, champion, promotion_gate.forgetting_rows)
+        judged = dict(queries.HOLDOUT_SCORES_OF.run(con, version=int(candidate["model_version"])).fetchall())
+        found = queries.SHORT_SLICES_OF.one(con, version=int(candidate["training_set_version"]))
+        short = warehouse_json(found["short_slices"])
     models = {"candidate": int(candidate["model_version"])}
     if champion is not None:
         models["champion"] = int(champion["model_version"])
@@ -281,9 +266,13 @@ def _store(con, decision: dict, rows: list[dict], rules: list[gate.Rule], checke
     that first removes what an earlier attempt of the same report stored."""
     report_id, now = decision["report_id"], decision["decided_at"]
     con.execute("begin transaction")
-    for table in ("evaluation_reports", "gate_rules", "gate_decisions"):
-        con.execute(query(f"delete_{table}_of_report"), {"report_id": report_id})
-    con.execute(query("delete_validation_results_of_delivery"), {"delivery_id": checked.delivery_id})
+    for delete in (
+        queries.DELETE_EVALUATION_REPORTS_OF_REPORT,
+        queries.DELETE_GATE_RULES_OF_REPORT,
+        queries.DELETE_GATE_DECISIONS_OF_REPORT,
+    ):
+        delete.run(con, report_id=report_id)
+    queries.DELETE_VALIDATION_RESULTS_OF_DELIVERY.run(con, delivery_id=checked.delivery_id)
     records.record_validation(con, checked, suite, outcomes)
     columns = ("rows", "accuracy", "roc_auc", "log_loss", "calibration_error")
     metrics = [

@@ -5,11 +5,11 @@ import json
 import dagster as dg
 
 from cl_assets.defs.resources import Warehouse
-from cl_assets.lib.warehouse import fetch_one
+from cl_assets.lib import queries
 
 
 def latest_decision(con):
-    row = fetch_one(con, "select * from gate_decisions order by decided_at desc limit 1")
+    row = queries.LATEST_GATE_DECISION.one(con)
     if row is None:
         raise dg.Failure("no evaluation report yet: materialize evaluation_report first")
     return row

@@ -62,7 +62,7 @@ def _asset_for(model: sql_models.SqlModel, suite: dict | None) -> dg.AssetsDefin
         )
         with warehouse.connect() as con:
             staged = sql_models.stage(con, model, variables, partition)
-            frame = con.execute(f"select * from {staged}").df()
+            frame = con.table(staged).df()  # read as a relation: sql_models.stage names the table
             outcomes = expectations.validate(frame, suite)
             status, why = records.settle(con, delivery, suite, frame, None, outcomes)
             rows = sql_models.publish(con, model, staged, partition) if status != "quarantined" else 0

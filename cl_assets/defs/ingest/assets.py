@@ -17,9 +17,9 @@ from cl_assets.defs.ingest.landing_zone import Landing
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.quality import records
 from cl_assets.defs.resources import Dataset, Warehouse
-from cl_assets.lib import contracts, expectations, landing
+from cl_assets.lib import contracts, expectations, landing, queries
 from cl_assets.lib.dataset import RESERVED
-from cl_assets.lib.warehouse import fetch_df, fetch_one, query, replace_rows, table_exists
+from cl_assets.lib.warehouse import replace_rows, table_exists
 
 RAW_SUITE, LABELS_SUITE = "raw_batches", "batch_labels"
 EPOCH = pd.Timestamp("1970-01-01")
@@ -65,11 +65,7 @@ def _results(asset: str, delivery, suite: dict, bad, outcomes, status: str, why,
 
 def stored_type(con, table: str, column: str) -> str | None:
     """The DuckDB type of a stored column, or None before the table holds it."""
-    row = fetch_one(
-        con,
-        "select data_type from information_schema.columns where table_name = ? and column_name = ?",
-        [table, column],
-    )
+    row = queries.COLUMN_TYPE.one(con, table_name=table, column_name=column)
     return row["data_type"] if row else None
 
 
@@ -79,10 +75,10 @@ def _raw_parameters(con, view: pd.DataFrame, id_column: str, delivery, landing_z
     if table_exists(con, "stg_batches") and id_column in view.columns:
         con.register("_incoming_ids", pd.DataFrame({"entity_id": view[id_column].dropna().astype(str).unique()}))
         try:
-            seen = fetch_df(con, query("ids_seen_before"), {"batch_id": delivery.batch_id})["entity_id"].tolist()
+            seen = queries.IDS_SEEN_BEFORE.df(con, batch_id=delivery.batch_id)["entity_id"].tolist()
         finally:
             con.unregister("_incoming_ids")
-        newest = fetch_df(con, query("newest_event_time"), {"batch_id": delivery.batch_id})["newest"].iloc[0]
+        newest = queries.NEWEST_EVENT_TIME.df(con, batch_id=delivery.batch_id)["newest"].iloc[0]
     earliest = EPOCH if newest is None or pd.isna(newest) else newest - timedelta(days=landing_zone.out_of_order_days)
     return {
         "ids_seen_before": seen,
@@ -183,12 +179,12 @@ def batch_labels_asset(suite: dict) -> dg.AssetsDefinition:
         spec = dataset.spec()
 
         def prepare(con, delivery, frame):
-            stored = fetch_df(con, query("stored_labels"), {"batch_id": delivery.batch_id})
+            stored = queries.STORED_LABELS.df(con, batch_id=delivery.batch_id)
             features, known = None, []
             if table_exists(con, "batch_features"):
-                features = fetch_df(con, query("batch_features_of"), {"batch_id": delivery.batch_id})
+                features = queries.BATCH_FEATURES_OF.df(con, batch_id=delivery.batch_id)
             if table_exists(con, "stg_batches"):
-                known = fetch_df(con, query("batch_entity_ids"), {"batch_id": delivery.batch_id})["entity_id"]
+                known = queries.BATCH_ENTITY_IDS.df(con, batch_id=delivery.batch_id)["entity_id"]
             view = contracts.labels_view(
                 frame, spec.id_column, spec.target, stored, features, spec.numeric, spec.categorical
             )

@@ -13,9 +13,9 @@ from cl_assets.defs.deployment.promotion import canary_state
 from cl_assets.defs.monitoring.policy import MonitoringPolicy
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Compute, Dataset, Warehouse
-from cl_assets.lib import concept, drift, estimation, failpoints, markdown, modeling, reference, refit, windows
+from cl_assets.lib import concept, drift, estimation, failpoints, markdown, modeling, queries, reference, refit, windows
 from cl_assets.lib import drift_report as drift_report_lib
-from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, query, replace_rows
+from cl_assets.lib.warehouse import append_rows, replace_rows
 
 RESULT = ("rows", "accuracy", "roc_auc", "log_loss")
 
@@ -51,11 +51,7 @@ def drift_metrics(
         base = reference.baseline(con, profile_id)
         profiles, sample = reference.load_once(con, base)
         version = int(base["model_version"])
-        current = fetch_df(
-            con,
-            "select f.*, p.score from batch_features f join predictions p using (batch_id, entity_id) where batch_id = ?",
-            [batch_id],
-        )
+        current = queries.SCORED_FEATURES_OF_BATCH.df(con, batch_id=batch_id)
     frame = drift.compare(
         profiles,
         current,
@@ -100,7 +96,7 @@ def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     `drift_reports` (markdown and PNG), shown here in the UI."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
-        frame = fetch_df(con, "select * from drift_metrics where batch_id = ?", [batch_id])
+        frame = queries.DRIFT_METRICS_OF_BATCH.df(con, batch_id=batch_id)
     if frame.empty:
         raise dg.Failure(f"batch '{batch_id}': no drift metrics to report")
     text = drift_report_lib.render_markdown(batch_id, frame)
@@ -148,12 +144,12 @@ def estimated_performance(context: dg.AssetExecutionContext, warehouse: Warehous
     the realized figures in `batch_performance` once labels land."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
-        scored = fetch_df(con, "select score, model_version from predictions where batch_id = ?", [batch_id])
+        scored = queries.SCORES_OF_BATCH.df(con, batch_id=batch_id)
         if scored.empty:
             raise dg.Failure(f"batch '{batch_id}': not scored by a champion, so there is nothing to estimate")
         version = int(scored["model_version"].iloc[0])
-        found = fetch_one(con, "select calibrator from candidate_models where model_version = ?", [version])
-        holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
+        found = queries.CANDIDATE_OF_VERSION.one(con, version=version)
+        holdout = queries.CHAMPION_REFERENCE.one(con, model_version=version, slice=modeling.OVERALL)
     calibrator = (
         estimation.Calibrator.from_dict(json.loads(found["calibrator"]))
         if found and found["calibrator"]
@@ -209,21 +205,12 @@ def batch_performance(
     (`canary_verdict`: waiting, promote or roll_back; the promotion_sensor acts on it)."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
-        scored = fetch_df(
-            con,
-            "select p.slice, p.score, p.model_version, l.label from predictions p "
-            "join labels l using (batch_id, entity_id) where batch_id = ?",
-            [batch_id],
-        )
+        scored = queries.LABELED_PREDICTIONS_OF_BATCH.df(con, batch_id=batch_id)
         if scored.empty:
             raise dg.Failure(f"batch '{batch_id}': no prediction matches a label id")
         version = int(scored["model_version"].iloc[0])
-        holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
-        estimate = fetch_one(
-            con,
-            "select accuracy, roc_auc from estimated_performance where batch_id = ? and model_version = ?",
-            [batch_id, version],
-        )
+        holdout = queries.CHAMPION_REFERENCE.one(con, model_version=version, slice=modeling.OVERALL)
+        estimate = queries.ESTIMATED_PERFORMANCE_OF_MODEL.one(con, batch_id=batch_id, model_version=version)
     by_slice = modeling.metrics_by_slice(scored)
     overall = by_slice[modeling.OVERALL]
     band = concept.bands(holdout, overall, monitoring_policy.band_z) if holdout else {}
@@ -281,13 +268,13 @@ def refit_impact(
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
-        target = fetch_df(con, query("labeled_scores"), [batch_id])
+        target = queries.LABELED_SCORES.df(con, batch_id=batch_id)
         if target.empty:
             raise dg.Failure(f"batch '{batch_id}': no scored row has a label yet, so there is nothing to compare")
         version = int(target["model_version"].iloc[0])
-        recipe = fetch_one(con, query("champion_recipe"), [version])
+        recipe = queries.CHAMPION_RECIPE.one(con, model_version=version)
         labeled = (
-            fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
+            queries.LABELED_FEATURES.df(con, window_batches=0, also_batches=[])
             if monitoring_policy.refit and recipe is not None
             else None
         )
@@ -311,7 +298,7 @@ def refit_impact(
     if why:
         context.log.info(f"batch '{batch_id}': {why}")
         with warehouse.connect() as con:
-            con.execute("delete from refit_candidates where batch_id = ?", [batch_id])
+            queries.DELETE_REFIT_CANDIDATES_OF_BATCH.run(con, batch_id=batch_id)
         return dg.MaterializeResult(metadata={**base, "refit": why, "gain_points": 0.0})
     chosen = windows.choose(scores)
     gains = {s.window.name: refit.gain(s, champion_correct) for s in scores}
@@ -361,10 +348,10 @@ def refit_impact(
 def _canary(con, batch_id: str, policy: PromotionPolicy) -> dict:
     """While a canary runs and scored this batch: both models' realized figures on its canary
     rows (stored), and the canary's verdict over all its labeled rows so far (metadata)."""
-    canary = fetch_one(con, query("active_canary"))
+    canary = queries.ACTIVE_CANARY.one(con)
     if canary is None:
         return {}
-    rows = fetch_df(con, query("canary_rows"), {"canary_id": canary["promotion_id"]})
+    rows = queries.CANARY_ROWS.df(con, canary_id=canary["promotion_id"])
     mine = rows[rows["batch_id"] == batch_id]
     if mine.empty:
         return {}
@@ -384,7 +371,7 @@ def _canary(con, batch_id: str, policy: PromotionPolicy) -> dict:
             )
         ]
     )
-    con.execute("delete from canary_results where canary_id = ? and batch_id = ?", [canary["promotion_id"], batch_id])
+    queries.DELETE_CANARY_RESULTS_OF_BATCH.run(con, canary_id=canary["promotion_id"], batch_id=batch_id)
     append_rows(con, "canary_results", results)
     verdict, reasons, evidence = canary_state(con, canary, policy)
     return {

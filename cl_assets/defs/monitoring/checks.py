@@ -12,8 +12,8 @@ from cl_assets.defs.monitoring.policy import MonitoringPolicy
 from cl_assets.defs.partitions import run_batch
 from cl_assets.defs.resources import Warehouse
 from cl_assets.defs.triggers.policy import RetrainPolicy
-from cl_assets.lib import concept, decay, drift, markdown, modeling, refit
-from cl_assets.lib.warehouse import append_rows, fetch_df, fetch_one, number, query
+from cl_assets.lib import concept, decay, drift, markdown, modeling, queries, refit
+from cl_assets.lib.warehouse import append_rows, number
 
 
 @dg.asset_check(
@@ -32,7 +32,7 @@ def drift_check(
 ) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     with warehouse.connect(read_only=True) as con:
-        rows = fetch_df(con, "select * from drift_metrics where batch_id = ? order by effect desc", [batch_id])
+        rows = queries.DRIFT_METRICS_BY_EFFECT.df(con, batch_id=batch_id)
     overall = rows[rows["slice"] == drift.ALL]
     drifted = overall[overall["drifted"]]
     by_slice = rows[(rows["slice"] != drift.ALL) & rows["drifted"]]
@@ -96,7 +96,7 @@ def _recorded(warehouse: Warehouse, name: str, batch_id: str, version, result: d
         "evaluated_at": datetime.now(),
     }
     with warehouse.connect() as con:
-        con.execute("delete from check_results where check_name = ? and batch_id = ?", [name, batch_id])
+        queries.DELETE_CHECK_RESULT.run(con, check_name=name, batch_id=batch_id)
         append_rows(con, "check_results", pd.DataFrame([row]))
     return result
 
@@ -139,9 +139,7 @@ def performance_check(
 ) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     with warehouse.connect(read_only=True) as con:
-        realized = fetch_one(
-            con, "select * from batch_performance where batch_id = ? and slice = ?", [batch_id, modeling.OVERALL]
-        )
+        realized = queries.BATCH_PERFORMANCE_OF_SLICE.one(con, batch_id=batch_id, slice=modeling.OVERALL)
     version = int(realized["model_version"])
     value = {k: number(realized.get(k)) for k in CONCEPT_COLUMNS}
     reference_acc, reference_auc = value["reference_accuracy"], value["reference_roc_auc"]
@@ -248,17 +246,14 @@ def _within(detector: str, step: dict) -> str:
 def _decay(warehouse: Warehouse, batch_id: str, version: int, policy: MonitoringPolicy) -> decay.Step:
     """The decay detector over the champion's labeled batches up to this one; its path is stored."""
     with warehouse.connect(read_only=True) as con:
-        holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
-        rows = fetch_df(con, query("champion_batches"), [version, modeling.OVERALL])
+        holdout = queries.CHAMPION_REFERENCE.one(con, model_version=version, slice=modeling.OVERALL)
+        rows = queries.CHAMPION_BATCHES.df(con, model_version=version, slice=modeling.OVERALL)
     mine = rows.index[rows["batch_id"] == batch_id]
     rows = rows.iloc[: mine[0] + 1] if len(mine) else rows  # in scoring order, up to this batch
     steps = decay.detect(rows.to_dict("records"), holdout, policy.decay_settings())
     frame = pd.DataFrame([s.as_dict() for s in steps]).assign(model_version=version, computed_at=datetime.now())
     with warehouse.connect() as con:
-        con.execute(
-            "delete from decay_statistics where model_version = ? and batch_id in (select unnest(?::varchar[]))",
-            [version, frame["batch_id"].tolist()],
-        )
+        queries.DELETE_DECAY_STATISTICS_OF_BATCHES.run(con, model_version=version, batch_ids=frame["batch_id"].tolist())
         append_rows(con, "decay_statistics", frame)
     return steps[-1]
 
@@ -283,20 +278,11 @@ def refit_check(
 ) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     with warehouse.connect(read_only=True) as con:
-        version = fetch_one(con, "select max(model_version) as v from predictions where batch_id = ?", [batch_id])["v"]
-        rows = fetch_df(
-            con,
-            "select batch_id, window_name, coalesce(priced_gain, gain) as gain, coalesce(priced_gain_se, gain_se) as gain_se, "
-            "accuracy, champion_accuracy from refit_candidates where model_version = ? and chosen order by computed_at, batch_id",
-            [version],
-        )
+        version = queries.SCORING_MODEL_OF_BATCH.one(con, batch_id=batch_id)["model_version"]
+        rows = queries.CHOSEN_REFITS_OF_MODEL.df(con, model_version=version)
         # a retrain tried while this champion served (rejected by the gate, or still to be promoted) learned
         # these batches: the loss since then is what a new attempt has to pay for
-        attempt = fetch_one(
-            con,
-            "select version, batches from training_set_versions where champion_version = ? order by version desc limit 1",
-            [version],
-        )
+        attempt = queries.NEWEST_TRAINING_SET_OF_CHAMPION.one(con, champion_version=version)
     tried = set(json.loads(attempt["batches"])) if attempt else set()
     rows = rows[~rows["batch_id"].isin(tried)]
     mine = rows[rows["batch_id"] == batch_id]
@@ -359,9 +345,9 @@ def estimated_performance_check(
 ) -> dg.AssetCheckResult:
     batch_id = run_batch(context)
     with warehouse.connect(read_only=True) as con:
-        row = fetch_one(con, "select * from estimated_performance where batch_id = ?", [batch_id])
+        row = queries.ESTIMATED_PERFORMANCE_OF_BATCH.one(con, batch_id=batch_id)
         version = int(row["model_version"])
-        holdout = fetch_one(con, query("champion_reference"), [version, modeling.OVERALL])
+        holdout = queries.CHAMPION_REFERENCE.one(con, model_version=version, slice=modeling.OVERALL)
     estimated = float(row["accuracy"])
     evidence = {
         "model_version": version,

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cl_assets.lib import contracts, expectations, failpoints
+from cl_assets.lib import contracts, expectations, failpoints, queries
 from cl_assets.lib.warehouse import append_row, append_rows
 
 STORE_RULE = "rows_storable"
@@ -98,8 +98,7 @@ def outcome_results(
 
 def record_suite(con, suite: dict) -> str:
     sha = expectations.suite_sha(suite)
-    known = con.execute("select 1 from expectation_suites where suite = ? and suite_sha = ?", [suite["name"], sha])
-    if not known.fetchall():
+    if queries.SUITE_RECORDED.one(con, suite=suite["name"], suite_sha=sha) is None:
         append_row(
             con,
             "expectation_suites",
@@ -200,7 +199,7 @@ def quarantine(con, delivery: Delivery, broken: list[tuple[str, str | None, str]
             "row_json": lines,
         }
     )
-    con.execute("delete from quarantined_rows where delivery_id = ?", [delivery.delivery_id])
+    queries.DELETE_QUARANTINED_ROWS_OF_DELIVERY.run(con, delivery_id=delivery.delivery_id)
     append_rows(con, "quarantined_rows", rows)
 
 

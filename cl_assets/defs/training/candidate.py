@@ -11,8 +11,8 @@ from pydantic import Field
 from cl_assets.defs import tracking
 from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
 from cl_assets.defs.training.training_set import run_trigger, training_set
-from cl_assets.lib import estimation, failpoints, modeling, registry, tuning
-from cl_assets.lib.warehouse import append_row, append_rows, fetch_df, fetch_one, query
+from cl_assets.lib import estimation, failpoints, modeling, queries, registry, tuning
+from cl_assets.lib.warehouse import append_row, append_rows
 
 
 class CandidateConfig(dg.Config):
@@ -84,18 +84,17 @@ def candidate_model(
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         trigger_id = run_trigger(context, con)["trigger_id"]
-        version = fetch_one(con, query("newest_training_set_version"))["version"]
-        done = fetch_one(con, query("candidate_of_trigger"), {"trigger_id": trigger_id, "version": version})
-        frame = fetch_df(con, query("training_set_rows"), {"version": version})
+        version = queries.NEWEST_TRAINING_SET_VERSION.one(con)["version"]
+        done = queries.CANDIDATE_OF_TRIGGER.one(con, trigger_id=trigger_id, version=version)
+        frame = queries.TRAINING_SET_ROWS.df(con, version=version)
         earlier = [
-            json.loads(p)
-            for (p,) in con.execute(query("recent_candidate_params"), {"count": config.warm_start}).fetchall()
+            json.loads(p) for (p,) in queries.RECENT_CANDIDATE_PARAMS.run(con, count=config.warm_start).fetchall()
         ]
     if done is not None:  # a re-executed run (resumed after a crash): this candidate was made already
         context.log.info(f"candidate v{done['model_version']} of trigger {trigger_id} was recorded already")
         mlflow.end_run()
         with warehouse.connect() as con:  # retrain_trigger wrote its row again: it names the candidate again
-            con.execute(query("set_trigger_model"), {"model_version": done["model_version"], "trigger_id": trigger_id})
+            queries.SET_TRIGGER_MODEL.run(con, model_version=done["model_version"], trigger_id=trigger_id)
         return _recorded_candidate(done, model_registry)
     train, holdout = frame[frame["split"] == "train"], frame[frame["split"] == "holdout"]
     try:
@@ -139,7 +138,7 @@ def candidate_model(
         )
         if config.search:
             append_rows(con, "tuning_trials", progress.rows(model_version))
-        con.execute(query("set_trigger_model"), {"model_version": model_version, "trigger_id": trigger_id})
+        queries.SET_TRIGGER_MODEL.run(con, model_version=model_version, trigger_id=trigger_id)
     return dg.MaterializeResult(
         metadata={
             "model_version": model_version,
@@ -286,7 +285,7 @@ def _search(train, spec, config: CandidateConfig, budget, seed: int, warm: list,
 
 
 def latest_candidate(con) -> dict:
-    row = fetch_one(con, query("latest_candidate"))
+    row = queries.LATEST_CANDIDATE.one(con)
     if row is None:
         raise dg.Failure("no candidate model yet: materialize candidate_model first")
     return {**row, "metrics": json.loads(row["metrics"])}

@@ -9,9 +9,9 @@ from pydantic import Field
 
 from cl_assets.defs.resources import Compute, Dataset, Warehouse
 from cl_assets.defs.triggers.assets import retrain_trigger
-from cl_assets.lib import composition, markdown, modeling, triggers, windows
+from cl_assets.lib import composition, markdown, modeling, queries, triggers, windows
 from cl_assets.lib.champion import champion_for, learned_ids
-from cl_assets.lib.warehouse import append_row, fetch_df, fetch_one, query, replace_rows
+from cl_assets.lib.warehouse import append_row, replace_rows
 
 RECIPE = composition.Recipe()  # the defaults of TrainingSetConfig
 # The trigger kind that restarts the window (TrainingSetConfig.restart_on_decay): decay alone, the
@@ -161,15 +161,13 @@ def _inputs(context: dg.AssetExecutionContext, con) -> dict:
     is judged against (its learned ids, its window floor, its parameters) and the candidate windows
     refit_impact fitted with those parameters when the newest labels arrived."""
     trigger = run_trigger(context, con)
-    labeled = fetch_df(con, query("labeled_features"), {"window_batches": 0, "also_batches": []})
+    labeled = queries.LABELED_FEATURES.df(con, window_batches=0, also_batches=[])
     champion = champion_for(con, trigger["trigger_id"])
     champion_version = champion["model_version"] if champion else None
-    own = fetch_one(con, query("champion_recipe"), [champion_version]) if champion else None
+    own = queries.CHAMPION_RECIPE.one(con, model_version=champion_version) if champion else None
     newest = labeled.loc[labeled["recency"] == labeled["recency"].min(), "batch_id"] if len(labeled) else []
-    priced = fetch_df(
-        con,
-        query("refit_candidates_of_batch"),
-        {"batch_id": str(newest.iloc[0]) if len(newest) else "", "model_version": champion_version},
+    priced = queries.REFIT_CANDIDATES_OF_BATCH.df(
+        con, batch_id=str(newest.iloc[0]) if len(newest) else "", model_version=champion_version
     )
     return {
         "trigger": trigger,
@@ -224,14 +222,14 @@ def _store(con, frame: pd.DataFrame, record: dict) -> int:
     """Store the training set and its version record; the version number. A re-executed run
     (resumed after a crash) composes its trigger's version again, in place."""
     trigger_id = record["trigger_id"]
-    version = fetch_one(con, query("training_set_version_of_trigger"), {"trigger_id": trigger_id})["version"]
+    version = queries.TRAINING_SET_VERSION_OF_TRIGGER.one(con, trigger_id=trigger_id)["version"]
     if version is None:
-        version = fetch_one(con, query("next_training_set_version"))["version"]
-    con.execute(query("delete_training_set_version"), {"version": version})
+        version = queries.NEXT_TRAINING_SET_VERSION.one(con)["version"]
+    queries.DELETE_TRAINING_SET_VERSION.run(con, version=version)
     frame.insert(0, "version", version)
     replace_rows(con, "training_sets", frame, "version", version)
     append_row(con, "training_set_versions", {"version": version, **record})
-    con.execute(query("set_trigger_training_set"), {"version": version, "trigger_id": trigger_id})
+    queries.SET_TRIGGER_TRAINING_SET.run(con, version=version, trigger_id=trigger_id)
     return version
 
 
@@ -240,11 +238,11 @@ def run_trigger(context: dg.AssetExecutionContext, con) -> dict:
     trigger_id, kind and batch_id. When the run recorded none (e.g. training_set materialized
     alone), the id comes from the run's tags, and kind and batch from retrain_triggers if it is
     there (else None)."""
-    row = fetch_one(con, query("trigger_of_run"), {"run_id": context.run.run_id})
+    row = queries.TRIGGER_OF_RUN.one(con, run_id=context.run.run_id)
     if row:
         return row
     trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
-    return fetch_one(con, query("trigger_by_id"), {"trigger_id": trigger_id}) or {
+    return queries.TRIGGER_BY_ID.one(con, trigger_id=trigger_id) or {
         "trigger_id": trigger_id,
         "kind": None,
         "batch_id": None,
@@ -310,5 +308,5 @@ def _window_floor(con, champion: dict | None) -> str | None:
     """The batch the champion's window may not reach behind (a restart on decay, its own or inherited)."""
     if champion is None:
         return None
-    row = fetch_one(con, query("window_floor_of"), {"version": int(champion["training_set_version"])})
+    row = queries.WINDOW_FLOOR_OF.one(con, version=int(champion["training_set_version"]))
     return row["window_floor"] if row else None

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from cl_assets.defs.resources import Warehouse
 from cl_assets.defs.triggers.approvals import awaiting_approval, not_awaiting
-from cl_assets.lib import triggers
+from cl_assets.lib import queries, triggers
 from cl_assets.lib.warehouse import append_row
 
 
@@ -56,7 +56,7 @@ def retrain_trigger(
         context.instance.add_run_tags(context.run.run_id, tags)
     record = triggers.from_tags(tags, context.run.run_id)
     with warehouse.connect() as con:
-        con.execute("delete from retrain_triggers where trigger_id = ?", [record["trigger_id"]])
+        queries.DELETE_RETRAIN_TRIGGER.run(con, trigger_id=record["trigger_id"])
         append_row(
             con, "retrain_triggers", {**record, "triggered_at": datetime.now(), "dagster_run_id": context.run.run_id}
         )

@@ -1,0 +1,3 @@
+-- The model version of every recorded candidate.
+select model_version
+from candidate_models
