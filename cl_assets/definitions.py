@@ -1,4 +1,5 @@
-"""Entry point for `dagster dev`: the loop's definitions, bound to the state folder ($CL_HOME)."""
+"""Entry point for `dg dev` (`cl dev`) and `dagster dev -w workspace.yaml`: the loop's definitions,
+bound to the state folder ($CL_HOME)."""
 
 import dagster as dg
 

@@ -67,12 +67,12 @@ class StatePaths:
 
     @property
     def retrain_policy(self) -> Path:
-        """The RetrainPolicy a replay ran under (`cl replay --policy`), so `dagster dev` uses it too."""
+        """The RetrainPolicy a replay ran under (`cl replay --policy`), so `cl dev` (dg dev) uses it too."""
         return self.home / "retrain_policy.json"
 
     @property
     def promotion_policy(self) -> Path:
-        """The PromotionPolicy a replay ran under (`cl replay --promotion`), for `dagster dev` too."""
+        """The PromotionPolicy a replay ran under (`cl replay --promotion`), for `cl dev` (dg dev) too."""
         return self.home / "promotion_policy.json"
 
     @property

@@ -207,3 +207,33 @@ def test_partitioned_asset_checks_are_still_a_preview():
 
     with pytest.warns(dg.PreviewWarning, match="in preview"):
         dg.AssetCheckSpec("a_check", asset="an_asset", partitions_def=batches)
+
+
+SQL_MODELS = ("stg_batches", "batch_features")  # described by their files in dbt_like_sql/
+OWN_CHECKS = (  # written here, not generated from an expectation of a suite
+    "promotion_gate",
+    "value_thresholds",
+    "change_thresholds",
+    "slice_coverage",
+    "drift_check",
+    "performance_check",
+    "refit_check",
+    "estimated_performance_check",
+)
+
+
+def test_descriptions_are_short_and_their_details_are_in_the_docs(repo):
+    """What the UI shows fits a line or two; the whole of it is a section of docs/assets.md."""
+    graph = repo.asset_graph
+    described = {k.to_user_string(): graph.get(k).description for k in graph.get_all_asset_keys()}
+    described = {k: v for k, v in described.items() if k not in SQL_MODELS}
+    described |= {k.name: graph.get_check_spec(k).description for k in graph.asset_check_keys if k.name in OWN_CHECKS}
+    assert set(OWN_CHECKS) <= set(described)
+    too_long = {name: len(text) for name, text in described.items() if len(text) > 240}
+    assert not too_long, f"descriptions over 240 characters (move the details to docs/assets.md): {too_long}"
+    sections = {
+        line[4:].strip()
+        for line in (PROJECT_ROOT / "docs" / "assets.md").read_text().splitlines()
+        if line.startswith("### ")
+    }
+    assert set(described) <= sections, f"not in docs/assets.md: {sorted(set(described) - sections)}"

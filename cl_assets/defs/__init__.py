@@ -11,21 +11,16 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     """Every asset, check, job, sensor, schedule and resource, bound to one state folder."""
     from cl_assets.defs import jobs
     from cl_assets.defs.deployment import assets as deployment
-    from cl_assets.defs.deployment.policy import PromotionPolicy
     from cl_assets.defs.deployment.promotion import champion_model
     from cl_assets.defs.deployment.sensors import promotion_sensor
     from cl_assets.defs.evaluation import assets as evaluation
     from cl_assets.defs.evaluation import checks as gate
-    from cl_assets.defs.evaluation.policy import PromotionGate
     from cl_assets.defs.features.assets import sql_model_assets, suites_for
     from cl_assets.defs.ingest import assets as ingest
-    from cl_assets.defs.ingest.landing_zone import Landing
     from cl_assets.defs.ingest.sensors import landing_sensor
     from cl_assets.defs.monitoring import assets as monitoring
     from cl_assets.defs.monitoring import checks as monitors
-    from cl_assets.defs.monitoring.policy import MonitoringPolicy
-    from cl_assets.defs.resources import Compute, Dataset, ModelRegistry, Warehouse
-    from cl_assets.defs.tracking import tracking_resource
+    from cl_assets.defs.resources import Dataset, ModelRegistry
     from cl_assets.defs.training.candidate import candidate_model
     from cl_assets.defs.training.training_set import training_set
     from cl_assets.defs.triggers.assets import retrain_trigger
@@ -34,16 +29,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.triggers.sensors import automation_sensor, retrain_sensor
 
     dataset = Dataset(spec_path=str(paths.dataset_spec), suites_dir=str(paths.suites))
-    retrain_policy = (
-        RetrainPolicy(**json.loads(paths.retrain_policy.read_text()))
-        if paths.retrain_policy.is_file()
-        else RetrainPolicy()
-    )
-    promotion_policy = (
-        PromotionPolicy(**json.loads(paths.promotion_policy.read_text()))
-        if paths.promotion_policy.is_file()
-        else PromotionPolicy()
-    )
+    retrain_policy = _saved(RetrainPolicy, paths.retrain_policy)
     model_registry = ModelRegistry(
         tracking_uri=paths.mlflow_tracking_uri, artifact_location=str(paths.mlflow_artifacts)
     )
@@ -81,18 +67,36 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
                 held=retrain_policy.approval,
             )
         ],
-        resources={
-            "warehouse": Warehouse(path=str(paths.warehouse)),
-            "landing_zone": Landing(path=str(paths.landing)),
-            "dataset": dataset,
-            "model_registry": model_registry,
-            "compute": Compute(threads=configured_threads(), seed=configured_seed()),
-            # the backtest policies ignore the monitors: no refits to price retrains they never decide on
-            "monitoring_policy": MonitoringPolicy(refit=retrain_policy.mode == RetrainMode.AUTO),
-            # a cron job has no gate: the fixed policies promote every candidate (each rule still recorded)
-            "promotion_gate": PromotionGate(enforce=retrain_policy.mode != RetrainMode.FIXED),
-            "promotion_policy": promotion_policy,
-            "retrain_policy": retrain_policy,
-            "mlflow": tracking_resource(model_registry),
-        },
+        resources=_resources(paths, dataset, model_registry, retrain_policy),
     )
+
+
+def _saved(policy, path):
+    """The policy a replay saved in the state folder (`cl replay --policy`, `--promotion`), else its defaults."""
+    return policy(**json.loads(path.read_text())) if path.is_file() else policy()
+
+
+def _resources(paths: StatePaths, dataset, model_registry, retrain_policy) -> dict:
+    """Every resource, bound to the state folder; the stages' policies under the replay's retrain policy."""
+    from cl_assets.defs.deployment.policy import PromotionPolicy
+    from cl_assets.defs.evaluation.policy import PromotionGate
+    from cl_assets.defs.ingest.landing_zone import Landing
+    from cl_assets.defs.monitoring.policy import MonitoringPolicy
+    from cl_assets.defs.resources import Compute, Warehouse
+    from cl_assets.defs.tracking import tracking_resource
+    from cl_assets.defs.triggers.policy import RetrainMode
+
+    return {
+        "warehouse": Warehouse(path=str(paths.warehouse)),
+        "landing_zone": Landing(path=str(paths.landing)),
+        "dataset": dataset,
+        "model_registry": model_registry,
+        "compute": Compute(threads=configured_threads(), seed=configured_seed()),
+        # the backtest policies ignore the monitors: no refits to price retrains they never decide on
+        "monitoring_policy": MonitoringPolicy(refit=retrain_policy.mode == RetrainMode.AUTO),
+        # a cron job has no gate: the fixed policies promote every candidate (each rule still recorded)
+        "promotion_gate": PromotionGate(enforce=retrain_policy.mode != RetrainMode.FIXED),
+        "promotion_policy": _saved(PromotionPolicy, paths.promotion_policy),
+        "retrain_policy": retrain_policy,
+        "mlflow": tracking_resource(model_registry),
+    }

@@ -55,7 +55,7 @@ class Compute(dg.ConfigurableResource):
         default=0,
         ge=0,
         description=f"XGBoost threads of a fit (0: every core this process may run on; the {THREADS_ENV} "
-        "environment variable sets it for `dagster dev`, `cl demo` and `cl replay`).",
+        "environment variable sets it for `cl dev`, `cl demo` and `cl replay`).",
     )
     seed: int = Field(
         default=0,

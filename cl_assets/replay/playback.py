@@ -55,7 +55,7 @@ def instance_for(paths: StatePaths) -> dg.DagsterInstance:
 
 
 def fingerprint(spec: DatasetSpec, batches: list[Batch], cron=None, policy=None, promotion=None) -> str:
-    """The journal's name for this replay (lib/journal.py): the same stream under the same settings."""
+    """The journal's name for this replay (replay/journal.py): the same stream under the same settings."""
     return journal.fingerprint(spec, batches, cron=cron, policy=policy, promotion=promotion)
 
 

@@ -35,11 +35,8 @@ def reference_profile(
     dataset: Dataset,
     model_registry: ModelRegistry,
 ) -> dg.MaterializeResult:
-    """What the drift of each batch is measured against, computed once: per column and slice, the
-    sorted values, decile bins, category counts and a noise band, plus a row sample for the
-    whole-table test. Built from the champion's training window when a champion is promoted, or
-    from the newest scored batches when a person accepts drift (an audited re-baseline:
-    config `accept_drift_reason`, or `cl accept-drift --reason ...`)."""
+    """What each batch's drift is measured against: per column and slice, the champion's training window
+    (or, after an accepted drift, the newest batches). Details: docs/assets.md."""
     spec = dataset.spec()
     accepting = bool(config.accept_drift_reason.strip())
     with warehouse.connect(read_only=True) as con:
@@ -104,9 +101,8 @@ def predictions(
     model_registry: ModelRegistry,
     promotion_policy: PromotionPolicy,
 ):
-    """The champion's scores for each row of a batch, made when the batch lands, before its labels
-    exist. While a canary runs, the challenger also scores its share of the rows (a stable hash of
-    the entity id), kept beside the champion's scores in `canary_scores`."""
+    """The champion's scores for each row of a batch, made when it lands; during a canary the
+    challenger's too, on its share of the rows. Details: docs/assets.md."""
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:

@@ -288,11 +288,8 @@ def champion_model(
     model_registry: ModelRegistry,
     promotion_policy: PromotionPolicy,
 ):
-    """The model version serving predictions, marked with MLflow's 'champion' alias. It changes
-    only through a passing gate, by the PromotionPolicy mode: at once (auto), after a canary
-    whose realized metrics hold up (canary), or when a person approves (manual); or when a
-    person rolls back to an earlier champion. Every decision is a row of `promotions` (and of
-    the `audit_trail` view); one that keeps the champion is an observation, not a materialization."""
+    """The model version serving predictions (MLflow alias 'champion'): it changes only through a passing
+    gate (at once, by canary or by a person's approval) or a person's rollback. Details: docs/assets.md."""
     with warehouse.connect(read_only=True) as con:
         champion = current(con)
         if config.action == PromotionAction.GATE:

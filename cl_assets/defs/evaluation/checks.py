@@ -20,11 +20,8 @@ def latest_decision(con):
     name="promotion_gate",
     blocking=True,
     description=(
-        "The promotion decision. Passes when the candidate meets the PromotionGate rules on the "
-        "report's holdout (a minimum ROC AUC, and no more than the allowed ROC AUC and log loss "
-        "changes against the champion, overall and in every slice with enough rows) and breaks "
-        "no ERROR expectation of the model suite (expectations/evaluation_report.json). "
-        "Blocking: when it fails, champion_model is not materialized and the champion stays."
+        "The promotion decision: passes when the candidate meets the PromotionGate rules and its model suite. "
+        "Blocking: a failing candidate never becomes champion. Details: docs/assets.md."
     ),
 )
 def promotion_gate(warehouse: Warehouse) -> dg.AssetCheckResult:

@@ -129,10 +129,9 @@ def raw_batches_asset(suite: dict) -> dg.AssetsDefinition:
         pool="duckdb",
         check_specs=records.check_specs("raw_batches", suite),
         description=(
-            "Each landed feature batch as received, plus its batch id, arrival time and source "
-            f"file. Validated against expectations/{RAW_SUITE}.json before its rows are stored; "
-            "a delivery that breaks an ERROR expectation is quarantined (tables quarantine, "
-            "quarantined_rows, batch_deliveries) and nothing downstream reads it."
+            "Each landed feature batch as received, validated against its suite "
+            f"(expectations/{RAW_SUITE}.json); one that breaks an ERROR expectation is quarantined. "
+            "Details: docs/assets.md."
         ),
     )
     def _raw_batches(
@@ -168,9 +167,8 @@ def batch_labels_asset(suite: dict) -> dg.AssetsDefinition:
         pool="duckdb",
         check_specs=records.check_specs("batch_labels", suite),
         description=(
-            "Labels of a batch's entities, which arrive after the batch itself (one row per id). "
-            f"Validated against expectations/{LABELS_SUITE}.json (known ids, allowed values, no "
-            "conflicting labels or relabels) before they are stored; a bad delivery is quarantined."
+            "Labels of a batch's entities, arriving after the batch, validated against their suite "
+            f"(expectations/{LABELS_SUITE}.json); a bad delivery is quarantined. Details: docs/assets.md."
         ),
     )
     def _batch_labels(

@@ -37,11 +37,8 @@ WHEN_LABELS_ACCEPTED = (
 def drift_metrics(
     context: dg.AssetExecutionContext, warehouse: Warehouse, dataset: Dataset, monitoring_policy: MonitoringPolicy
 ) -> dg.MaterializeResult:
-    """Drift of a batch against the current reference profile, one row per (slice, column):
-    KS / PSI / normalized Wasserstein / Jensen-Shannon for numeric columns and the prediction
-    scores, chi-squared / PSI / Jensen-Shannon / L-infinity / unseen-category share for
-    categorical ones, the low-confidence share of the scores, and a whole-table domain
-    classifier; each with its effect, threshold, Bonferroni-corrected alpha and verdict."""
+    """Drift of a batch against the reference profile, a row per slice and column (features, scores,
+    the low-confidence share, the whole table) with its effect, threshold and verdict. Details: docs/assets.md."""
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
@@ -91,9 +88,8 @@ RANKED = ["feature", "method", "statistic", "p_value", "psi", "wasserstein", "js
     pool="duckdb",
 )
 def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """A batch's drift for a person to read: every test ranked by how far it moved (effect over
-    threshold), a slice-by-feature table of where it moved, and a plot of both. Stored in
-    `drift_reports` (markdown and PNG), shown here in the UI."""
+    """A batch's drift for a person to read: every test ranked by how far it moved, where it moved, and
+    a plot. Details: docs/assets.md."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
         frame = queries.DRIFT_METRICS_OF_BATCH.df(con, batch_id=batch_id)
@@ -134,14 +130,8 @@ def drift_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     pool="duckdb",
 )
 def estimated_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The champion's accuracy and ROC AUC on a batch estimated from its scores alone, before any
-    label exists (confidence-based performance estimation, CBPE: `lib/estimation.py`): the scores
-    mapped to probabilities by the calibrator fitted on the champion's holdout, the expected
-    accuracy of its decisions and the area under the expected ROC curve, each with a 95% band
-    (the spread of the realized figure were the calibrated probabilities right). It assumes
-    P(y | x) unchanged: it follows covariate shift, not concept drift (that is what realized
-    performance and its decay detector are for). Stored in `estimated_performance`; copied beside
-    the realized figures in `batch_performance` once labels land."""
+    """The champion's accuracy and ROC AUC on a batch estimated from its scores alone, before labels
+    exist (CBPE), each with a 95% band. Details: docs/assets.md."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
         scored = queries.SCORES_OF_BATCH.df(con, batch_id=batch_id)
@@ -196,13 +186,8 @@ def batch_performance(
     monitoring_policy: MonitoringPolicy,
     promotion_policy: PromotionPolicy,
 ) -> dg.MaterializeResult:
-    """The champion's realized accuracy, ROC AUC and log loss on a batch once its labels arrive
-    (prequential: scored before the labels existed), overall and per slice; with concept drift
-    (the reference accuracy and ROC AUC of that model and the lower edge of their uncertainty
-    band) and target drift (the label rate against the reference's, two-proportion p-value).
-    While a canary runs, the same figures for champion and challenger on the canary rows
-    (`canary_results`), and the canary's verdict once enough labeled batches are in
-    (`canary_verdict`: waiting, promote or roll_back; the promotion_sensor acts on it)."""
+    """The champion's realized accuracy, ROC AUC and log loss on a batch once its labels arrive, overall
+    and per slice, with concept and target drift and a running canary's verdict. Details: docs/assets.md."""
     batch_id = context.partition_key
     with warehouse.connect(read_only=True) as con:
         scored = queries.LABELED_PREDICTIONS_OF_BATCH.df(con, batch_id=batch_id)
@@ -256,15 +241,8 @@ def refit_impact(
     monitoring_policy: MonitoringPolicy,
     compute: Compute,
 ) -> dg.MaterializeResult:
-    """What a retrain one batch earlier would have bought, measured once a batch's labels arrive:
-    the candidate windows (the newest 2, 4, 8, 16 batches, all, all with recency weights;
-    `lib/windows.py`) fitted with the champion's parameters (no search) on the labeled batches
-    before this one and scored on it (and the batch alone, scored by two folds within it), the
-    window a retrain would choose (lowest log loss), and the gain of choosing and retraining over
-    the champion: the window chosen on each half of the batch, its accuracy less the champion's
-    counted on the other half (free of the winner's curse), with the paired standard error.
-    Stored per candidate in `refit_candidates` (the priced gain on the chosen row); refit_check
-    sums the gains since the champion's promotion against RetrainPolicy.retrain_cost_points. MonitoringPolicy.refit off: nothing is fitted."""
+    """What a retrain one batch earlier would have bought: candidate windows fitted with the champion's
+    parameters and scored on this batch, priced against the champion. Details: docs/assets.md."""
     batch_id = context.partition_key
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:

@@ -20,11 +20,8 @@ from cl_assets.lib.warehouse import append_rows, number
     asset=drift_metrics,
     name="drift_check",
     description=(
-        "Fails (WARN) when any feature, the prediction scores, the low-confidence share or the "
-        "whole table drifted in the batch: a p-value below alpha / number of tests and an effect "
-        "size (PSI; domain AUC for the table) at or above its threshold, per feature overridable "
-        "in MonitoringPolicy. Metadata: the drifted columns ranked by effect with every statistic, "
-        "and the slices they drifted in (root cause). The retrain sensor reacts to failures."
+        "Fails (WARN) when a feature, the scores, the low-confidence share or the whole table drifted in the "
+        "batch (significant and large enough); the retrain sensor reads it. Details: docs/assets.md."
     ),
 )
 def drift_check(
@@ -124,14 +121,8 @@ CONCEPT_COLUMNS = (
     asset=batch_performance,
     name="performance_check",
     description=(
-        "Decay of the champion's realized performance. By default (MonitoringPolicy.decay_detector "
-        "'cusum') a one-sided CUSUM over its labeled batches since promotion: each batch's accuracy "
-        "against the champion's own baseline (its first labeled batches; the holdout until one "
-        "exists), in standard errors of both samples, accumulated; fails (WARN) once the sum "
-        "reaches the threshold set by decay_arl0 (lib/decay.py; the path is kept in "
-        "decay_statistics). 'fixed': the accuracy or ROC AUC more than the allowed drop below the "
-        "holdout's and below its uncertainty band. Also reports target drift (the label rate "
-        "against the holdout's). The retrain sensor reacts to failures."
+        "Fails (WARN) when the champion's realized accuracy has decayed (by default a CUSUM against its own "
+        "baseline); the retrain sensor reacts to it. Details: docs/assets.md."
     ),
 )
 def performance_check(
@@ -159,30 +150,13 @@ def performance_check(
     accuracy, auc = value["accuracy"], value["roc_auc"]
     acc_drop = reference_acc - accuracy
     auc_drop = reference_auc - auc if auc is not None and reference_auc is not None else 0.0
-    failures, detector = [], {}
+    detector = {}
     if monitoring_policy.decay_detector == "cusum":
         step = _decay(warehouse, batch_id, version, monitoring_policy)
         detector = {k: v for k, v in step.as_dict().items() if k != "batch_id"}
-        if step.alarm:
-            failures.append(
-                f"accuracy {accuracy:.4f} against the {step.baseline} baseline {step.baseline_accuracy:.4f} "
-                f"(z {step.z:+.2f}): the CUSUM of the drops since promotion is {step.statistic:.2f}, at or above "
-                f"its threshold {step.threshold:.2f}"
-            )
-    elif acc_drop > monitoring_policy.max_accuracy_drop and accuracy < value["accuracy_band_low"]:
-        failures.append(
-            f"accuracy {accuracy:.4f} is {acc_drop:.4f} below the holdout's {reference_acc:.4f} "
-            f"and below its band ({value['accuracy_band_low']:.4f})"
-        )
-    if (
-        monitoring_policy.decay_detector != "cusum"
-        and auc_drop > monitoring_policy.max_auc_drop
-        and auc < value["roc_auc_band_low"]
-    ):
-        failures.append(
-            f"ROC AUC {auc:.4f} is {auc_drop:.4f} below the holdout's {reference_auc:.4f} "
-            f"and below its band ({value['roc_auc_band_low']:.4f})"
-        )
+        failures = [_cusum_alarm(accuracy, step)] if step.alarm else []
+    else:
+        failures = _fixed_rule_failures(value, acc_drop, auc_drop, monitoring_policy)
     target_p = value["target_drift_p_value"]
     evidence = {
         "model_version": version,
@@ -233,6 +207,32 @@ def performance_check(
     )
 
 
+def _cusum_alarm(accuracy: float, step) -> str:
+    return (
+        f"accuracy {accuracy:.4f} against the {step.baseline} baseline {step.baseline_accuracy:.4f} "
+        f"(z {step.z:+.2f}): the CUSUM of the drops since promotion is {step.statistic:.2f}, at or above "
+        f"its threshold {step.threshold:.2f}"
+    )
+
+
+def _fixed_rule_failures(value: dict, acc_drop: float, auc_drop: float, policy: MonitoringPolicy) -> list[str]:
+    """decay_detector 'fixed': accuracy or ROC AUC more than the allowed drop below the holdout's
+    and below its uncertainty band."""
+    failures = []
+    accuracy, auc = value["accuracy"], value["roc_auc"]
+    if acc_drop > policy.max_accuracy_drop and accuracy < value["accuracy_band_low"]:
+        failures.append(
+            f"accuracy {accuracy:.4f} is {acc_drop:.4f} below the holdout's {value['reference_accuracy']:.4f} "
+            f"and below its band ({value['accuracy_band_low']:.4f})"
+        )
+    if auc_drop > policy.max_auc_drop and auc < value["roc_auc_band_low"]:
+        failures.append(
+            f"ROC AUC {auc:.4f} is {auc_drop:.4f} below the holdout's {value['reference_roc_auc']:.4f} "
+            f"and below its band ({value['roc_auc_band_low']:.4f})"
+        )
+    return failures
+
+
 def _within(detector: str, step: dict) -> str:
     if detector != "cusum":
         return "within the allowed drop or its uncertainty band"
@@ -262,15 +262,8 @@ def _decay(warehouse: Warehouse, batch_id: str, version: int, policy: Monitoring
     asset=refit_impact,
     name="refit_check",
     description=(
-        "Does a retrain pay? Fails (WARN) when the accuracy the champion lost to a refit (the window a "
-        "retrain would choose, fitted with its parameters on the batches before each labeled batch), "
-        "summed over the labeled batches since its promotion, less RetrainPolicy.retrain_confidence_z standard "
-        "errors of the sum, reaches RetrainPolicy.retrain_cost_points: the loss paid for not retraining equals the "
-        "price of a retrain (rent or buy, lib/refit.py). Each batch's gain is priced by cross-selection (the window "
-        "chosen on one half of the batch, counted on the other), so the best of the candidates' noisy scores does "
-        "not buy retrains by itself. "
-        "Metadata: the gain on this batch, the sum, the cost and every batch's gain. The retrain sensor "
-        "launches a retrain on a failure (RetrainPolicy.refit_breaches, 1 by default)."
+        "Does a retrain pay? Fails (WARN) when the accuracy lost to not retraining since the champion's "
+        "promotion reaches RetrainPolicy.retrain_cost_points; the retrain sensor then retrains. Details: docs/assets.md."
     ),
 )
 def refit_check(
@@ -333,11 +326,8 @@ def refit_check(
     asset=estimated_performance,
     name="estimated_performance_check",
     description=(
-        "Label-free decay: fails (WARN) when the champion's estimated accuracy on the batch (CBPE, "
-        "before its labels exist) lies below its holdout accuracy by more than band_z standard errors "
-        "of both (the estimate's band and the holdout's binomial error). It sees covariate shift into "
-        "regions where the model is less sure, not concept drift. An alert by default; a trigger when "
-        "RetrainPolicy.estimated_breaches is above 0."
+        "Label-free decay: fails (WARN) when the champion's estimated accuracy lies below its holdout's beyond "
+        "both bands; an alert by default, a trigger with RetrainPolicy.estimated_breaches. Details: docs/assets.md."
     ),
 )
 def estimated_performance_check(

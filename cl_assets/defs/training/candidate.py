@@ -71,16 +71,8 @@ def candidate_model(
     mlflow: dg.ResourceParam[MlFlow],
     compute: Compute,
 ) -> dg.MaterializeResult:
-    """An XGBoost candidate tuned by hyperopt (TPE; the number of trees by early stopping), warm-
-    started from the best parameters of earlier candidates, trained on the training set's train
-    split with its weights. One MLflow run per candidate (tagged with the Dagster run, trigger and
-    training-set version), one nested run per trial; the chosen model is logged with a signature
-    and an input example, registered, and marked 'challenger'. Trials are also kept in `tuning_trials`.
-    Its scores are calibrated on the holdout (isotonic, `lib/estimation.py`; kept in
-    `candidate_models.calibrator` with the calibration error before and, out of fold, after) for
-    estimated_performance's label-free estimates. The holdout's scores, which the gate judges, are
-    kept in `holdout_scores`; the model registered is then refitted with the same parameters on
-    train and holdout (`refit_with_holdout`), so it also learns the newest rows."""
+    """An XGBoost candidate tuned by hyperopt, every trial an MLflow run, calibrated on its holdout and
+    registered as the challenger. Details: docs/assets.md."""
     spec = dataset.spec()
     with warehouse.connect(read_only=True) as con:
         trigger_id = run_trigger(context, con)["trigger_id"]
@@ -113,53 +105,58 @@ def candidate_model(
         mlflow.end_run(status="FAILED")
         raise
     model_registry.set_alias(registry.CHALLENGER, model_version)
-    params, summary, metrics, calibrator = fit["params"], fit["summary"], fit["metrics"], fit["calibrator"]
+    row = {
+        "model_version": model_version,
+        "registered_model": model_registry.registered_model,
+        "mlflow_run_id": run_id,
+        "trigger_id": trigger_id,
+        "training_set_version": version,
+        "params": fit["params"],
+        "metrics": fit["metrics"],
+        "tuning": fit["summary"],
+        "calibrator": fit["calibrator"].to_dict(),
+        "trained_at": datetime.now(),
+        "dagster_run_id": context.run.run_id,
+        "refit_with_holdout": fit["refit"],
+    }
+    trials = progress.rows(model_version) if config.search else None
     with warehouse.connect() as con:
-        # the scores first: a candidate_models row is what makes a candidate, and its scores are there
-        scored = {"entity_id": holdout["entity_id"].astype(str).to_numpy(), "score": fit["holdout_scores"]}
-        append_rows(con, "holdout_scores", pd.DataFrame(scored).assign(model_version=model_version))
-        append_row(
-            con,
-            "candidate_models",
+        _record(con, row, holdout, fit["holdout_scores"], trials)
+    return dg.MaterializeResult(metadata=_metadata(row, fit, progress.table() if config.search else None))
+
+
+def _record(con, row: dict, holdout: pd.DataFrame, holdout_scores, trials: pd.DataFrame | None) -> None:
+    """The candidate's holdout scores, its candidate_models row, its trials, and its trigger's model.
+    The scores first: a candidate_models row is what makes a candidate, and its scores are there."""
+    scored = {"entity_id": holdout["entity_id"].astype(str).to_numpy(), "score": holdout_scores}
+    append_rows(con, "holdout_scores", pd.DataFrame(scored).assign(model_version=row["model_version"]))
+    append_row(con, "candidate_models", row)
+    if trials is not None:
+        append_rows(con, "tuning_trials", trials)
+    queries.SET_TRIGGER_MODEL.run(con, model_version=row["model_version"], trigger_id=row["trigger_id"])
+
+
+def _metadata(row: dict, fit: dict, trials: str | None) -> dict:
+    calibrator = fit["calibrator"]
+    return {
+        "model_version": row["model_version"],
+        "model_uri": f"models:/{row['registered_model']}/{row['model_version']}",
+        "mlflow_run_id": row["mlflow_run_id"],
+        "training_set_version": row["training_set_version"],
+        "refit_with_holdout": fit["refit"],
+        "params": dg.MetadataValue.json(fit["params"]),
+        "tuning": dg.MetadataValue.json(fit["summary"]),
+        "calibration": dg.MetadataValue.json(
             {
-                "model_version": model_version,
-                "registered_model": model_registry.registered_model,
-                "mlflow_run_id": run_id,
-                "trigger_id": trigger_id,
-                "training_set_version": version,
-                "params": params,
-                "metrics": metrics,
-                "tuning": summary,
-                "calibrator": calibrator.to_dict(),
-                "trained_at": datetime.now(),
-                "dagster_run_id": context.run.run_id,
-                "refit_with_holdout": fit["refit"],
-            },
-        )
-        if config.search:
-            append_rows(con, "tuning_trials", progress.rows(model_version))
-        queries.SET_TRIGGER_MODEL.run(con, model_version=model_version, trigger_id=trigger_id)
-    return dg.MaterializeResult(
-        metadata={
-            "model_version": model_version,
-            "model_uri": f"models:/{model_registry.registered_model}/{model_version}",
-            "mlflow_run_id": run_id,
-            "training_set_version": version,
-            "refit_with_holdout": fit["refit"],
-            "params": dg.MetadataValue.json(params),
-            "tuning": dg.MetadataValue.json(summary),
-            "calibration": dg.MetadataValue.json(
-                {
-                    "holdout_rows": calibrator.rows,
-                    "error_before": calibrator.error_before,
-                    "error_after_out_of_fold": calibrator.error_after,
-                    "identity": calibrator.identity,
-                }
-            ),
-            "trials": dg.MetadataValue.md(progress.table() if config.search else "no search (fixed parameters)"),
-            **{f"holdout_{k}": v for k, v in metrics.items() if v is not None},
-        }
-    )
+                "holdout_rows": calibrator.rows,
+                "error_before": calibrator.error_before,
+                "error_after_out_of_fold": calibrator.error_after,
+                "identity": calibrator.identity,
+            }
+        ),
+        "trials": dg.MetadataValue.md(trials if trials is not None else "no search (fixed parameters)"),
+        **{f"holdout_{k}": v for k, v in fit["metrics"].items() if v is not None},
+    }
 
 
 def _fit(train, holdout, spec, config: CandidateConfig, compute: Compute, earlier: list, search, mlf) -> dict:

@@ -82,17 +82,8 @@ def training_set(
     dataset: Dataset,
     compute: Compute,
 ):
-    """A versioned training set composed by a recorded recipe: labeled rows (labels that arrived
-    late joined by id), one row per id (the newest delivery), a window of batches (all, last K, or
-    sliding with recency weights), class balancing of the train split, and a holdout stratified by
-    slice with a minimum of rows per slice. The holdout never takes a row the current champion
-    learned from (`kept_from_holdout` counts them), so the gate judges both models on rows neither
-    has seen. A retrain that performance decay alone triggered learns only from the batch whose
-    labels showed the decay onward (`restart_on_decay`; metadata and column `restarted_at`), and
-    later retrains reach no further back while the champion's window starts there (`window_floor`:
-    the concept before the decay stays out). Stored in
-    `training_sets` with `split` and `weight`; the recipe records the window and the seed used
-    (the config's plus the `compute` resource's base seed)."""
+    """A versioned training set composed by a recorded recipe: a window of labeled batches, weights,
+    balancing and a slice-stratified holdout without the champion's rows. Details: docs/assets.md."""
     try:
         recipe = composition.Recipe(**{**config.model_dump(), "seed": compute.seeded(config.seed)}).validate()
     except ValueError as exc:

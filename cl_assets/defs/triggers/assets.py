@@ -42,10 +42,8 @@ def _approved(context: dg.AssetExecutionContext, config: RetrainTriggerConfig) -
 def retrain_trigger(
     context: dg.AssetExecutionContext, config: RetrainTriggerConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """Why this retrain runs: the trigger (drift check, schedule, bootstrap, manual) and its
-    evidence, from the run's tags. A retrain held for a person (RetrainPolicy.approval) runs once
-    approved: set `approve` to its trigger id, with `reason` and `by`; its trigger and evidence
-    are then recorded, with who approved it and why, and added to the run's tags."""
+    """Why this retrain runs: the trigger and its evidence, from the run's tags; set `approve` (with
+    `reason` and `by`) to run a retrain held for a person. Details: docs/assets.md."""
     tags = context.run.tags
     if not config.approve and (config.reason or config.by):
         raise dg.Failure("retrain_trigger: `reason` and `by` go with `approve`, the trigger id of a held retrain")
