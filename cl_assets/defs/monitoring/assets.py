@@ -258,21 +258,7 @@ def refit_impact(
         )
     champion_correct = ((target["score"] >= 0.5) == target["label"].astype(bool)).to_numpy(dtype=float)
     base = {"batch_id": batch_id, "model_version": version, "champion_accuracy": float(champion_correct.mean())}
-    scores, why = [], None
-    if not monitoring_policy.refit:
-        why = "not refitted: MonitoringPolicy.refit is off"
-    elif recipe is None:
-        why = f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
-    else:
-        history = windows.history_before(labeled, batch_id)
-        try:
-            scores = windows.validate(
-                history, target, spec, json.loads(recipe["params"]), seed=compute.seed, n_jobs=compute.fit_threads
-            )
-        except ValueError as exc:  # e.g. rows the model cannot read: the batch itself is fine, the run goes on
-            why = f"not refitted: {exc}"
-        if not scores and why is None:
-            why = "not refitted: no labeled batch before this one holds both labels"
+    scores, why = _refitted(batch_id, version, target, labeled, recipe, monitoring_policy, spec, compute)
     if why:
         context.log.info(f"batch '{batch_id}': {why}")
         with warehouse.connect() as con:
@@ -282,22 +268,9 @@ def refit_impact(
     gains = {s.window.name: refit.gain(s, champion_correct) for s in scores}
     labels = target["label"].astype(int).to_numpy()
     price, halves = refit.priced(scores, champion_correct, labels, seed=compute.seed)
-    frame = pd.DataFrame(
-        [
-            {
-                **s.as_row(),
-                "champion_accuracy": gains[s.window.name].champion_accuracy,
-                "gain": gains[s.window.name].gain,
-                "gain_se": gains[s.window.name].se,
-                "chosen": s is chosen,
-                "learned_batches": json.dumps(s.batches),
-                "priced_gain": price.gain if s is chosen else None,
-                "priced_gain_se": price.se if s is chosen else None,
-                "priced_windows": json.dumps(halves) if s is chosen else None,
-            }
-            for s in scores
-        ]
-    ).assign(batch_id=batch_id, model_version=version, computed_at=datetime.now())
+    frame = _candidate_rows(scores, chosen, gains, price, halves).assign(
+        batch_id=batch_id, model_version=version, computed_at=datetime.now()
+    )
     with warehouse.connect() as con:
         replace_rows(con, "refit_candidates", frame, "batch_id", batch_id)
     best = gains[chosen.window.name]
@@ -320,6 +293,44 @@ def refit_impact(
                 )
             ),
         }
+    )
+
+
+def _refitted(batch_id, version, target, labeled, recipe, policy: MonitoringPolicy, spec, compute):
+    """(scores of the candidate windows on the batch, None) or ([], why none were fitted)."""
+    if not policy.refit:
+        return [], "not refitted: MonitoringPolicy.refit is off"
+    if recipe is None:
+        return [], f"not refitted: model version {version} has no recorded parameters (not trained by this loop)"
+    history = windows.history_before(labeled, batch_id)
+    try:
+        scores = windows.validate(
+            history, target, spec, json.loads(recipe["params"]), seed=compute.seed, n_jobs=compute.fit_threads
+        )
+    except ValueError as exc:  # e.g. rows the model cannot read: the batch itself is fine, the run goes on
+        return [], f"not refitted: {exc}"
+    if not scores:
+        return [], "not refitted: no labeled batch before this one holds both labels"
+    return scores, None
+
+
+def _candidate_rows(scores, chosen, gains, price, halves) -> pd.DataFrame:
+    """A refit_candidates row per candidate window; the chosen one carries the priced gain."""
+    return pd.DataFrame(
+        [
+            {
+                **s.as_row(),
+                "champion_accuracy": gains[s.window.name].champion_accuracy,
+                "gain": gains[s.window.name].gain,
+                "gain_se": gains[s.window.name].se,
+                "chosen": s is chosen,
+                "learned_batches": json.dumps(s.batches),
+                "priced_gain": price.gain if s is chosen else None,
+                "priced_gain_se": price.se if s is chosen else None,
+                "priced_windows": json.dumps(halves) if s is chosen else None,
+            }
+            for s in scores
+        ]
     )
 
 
