@@ -9,8 +9,7 @@ import dagster as dg
 import pytest
 
 from cl_assets.defs import build_defs
-from cl_assets.defs.monitoring import assets as monitoring
-from cl_assets.defs.monitoring import checks as monitors
+from cl_assets.defs.monitoring import refits
 from cl_assets.defs.monitoring.policy import MonitoringPolicy
 from cl_assets.defs.triggers.policy import RetrainPolicy
 from cl_assets.lib import modeling, warehouse, windows
@@ -115,7 +114,7 @@ def _refit_again(paths: StatePaths, batch_id: str, **policy) -> tuple[dict, dg.A
     defs = build_defs(paths)
     resources = {**defs.resources, "monitoring_policy": MonitoringPolicy(**policy)}
     result = dg.materialize(
-        [monitoring.refit_impact, monitors.refit_check],
+        [refits.refit_impact, refits.refit_check],
         partition_key=batch_id,
         instance=playback.instance_for(paths),
         resources=resources,

@@ -18,8 +18,7 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
     from cl_assets.defs.features.assets import sql_model_assets, suites_for
     from cl_assets.defs.ingest import assets as ingest
     from cl_assets.defs.ingest.sensors import landing_sensor
-    from cl_assets.defs.monitoring import assets as monitoring
-    from cl_assets.defs.monitoring import checks as monitors
+    from cl_assets.defs.monitoring import drift, estimates, performance, refits
     from cl_assets.defs.resources import Dataset, ModelRegistry
     from cl_assets.defs.training.candidate import candidate_model
     from cl_assets.defs.training.training_set import training_set
@@ -45,18 +44,18 @@ def build_defs(paths: StatePaths, cron: str | None = None) -> dg.Definitions:
             champion_model,
             deployment.reference_profile,
             deployment.predictions,
-            monitoring.drift_metrics,
-            monitoring.drift_report,
-            monitoring.batch_performance,
-            monitoring.refit_impact,
-            monitoring.estimated_performance,
+            drift.drift_metrics,
+            drift.drift_report,
+            performance.batch_performance,
+            refits.refit_impact,
+            estimates.estimated_performance,
         ],
         asset_checks=[
             gate.promotion_gate,
-            monitors.drift_check,
-            monitors.performance_check,
-            monitors.refit_check,
-            monitors.estimated_performance_check,
+            drift.drift_check,
+            performance.performance_check,
+            refits.refit_check,
+            estimates.estimated_performance_check,
         ],
         jobs=[jobs.ingest_batch_job, jobs.ingest_labels_job, jobs.retrain_job, jobs.promotion_job],
         sensors=[landing_sensor, retrain_sensor, automation_sensor, promotion_sensor],

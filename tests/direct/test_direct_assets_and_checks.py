@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cl_assets.defs.evaluation.checks import promotion_gate
-from cl_assets.defs.monitoring.assets import drift_report
+from cl_assets.defs.monitoring.drift import drift_report
 from cl_assets.defs.partitions import batches
 from cl_assets.defs.resources import Warehouse
 from cl_assets.lib import drift, reference
