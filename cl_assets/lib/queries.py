@@ -72,7 +72,6 @@ NEWEST_BATCHES_SCORED_BY = Query("newest_batches_scored_by")
 
 # Triggers (retrain_triggers)
 TRIGGER_OF_RUN = Query("trigger_of_run")
-TRIGGER_BY_ID = Query("trigger_by_id")
 TRIGGER_RECORD_BY_ID = Query("trigger_record_by_id")
 RETRAINS_OF_RUNS = Query("retrains_of_runs")
 DELETE_RETRAIN_TRIGGER = Query("delete_retrain_trigger")

@@ -233,7 +233,7 @@ def run_trigger(context: dg.AssetExecutionContext, con) -> dict:
     if row:
         return row
     trigger_id = triggers.from_tags(context.run.tags, context.run.run_id)["trigger_id"]
-    return queries.TRIGGER_BY_ID.one(con, trigger_id=trigger_id) or {
+    return queries.TRIGGER_RECORD_BY_ID.one(con, trigger_id=trigger_id) or {
         "trigger_id": trigger_id,
         "kind": None,
         "batch_id": None,
